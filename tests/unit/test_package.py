@@ -1,0 +1,35 @@
+"""The public facade: sorted, complete `__all__`; importing the package configures nothing."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+MODULES = [
+    "faust_connect",
+    "faust_connect.config",
+    "faust_connect.data",
+    "faust_connect.exceptions",
+    "faust_connect.records",
+    "faust_connect.registry",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_sorted_and_resolves(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = list(module.__all__)
+    assert exported == sorted(exported)
+    for symbol in exported:
+        assert hasattr(module, symbol), f"{name}.{symbol}"
+
+
+def test_importing_the_app_package_builds_no_app() -> None:
+    # The default app is built only when `.app` is asked for (by `faust -A faust_connect.app`).
+    code = "import faust_connect.app, faust_connect.app.settings; print('ok')"
+    env = {"PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
