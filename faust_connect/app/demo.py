@@ -19,9 +19,7 @@ from faust_connect.app.base import App
 __all__ = ["app"]
 
 app = App()
-orders = app.topic(
-    "demo-orders", key_serializer="raw", value_serializer="raw", partitions=1
-)
+orders = app.topic("demo-orders", key_serializer="raw", value_serializer="raw", partitions=1)
 output = Path(os.environ.get("FAUST_CONNECT_DEMO_OUTPUT", "demo-orders.jsonl"))
 _rng = random.Random(42)
 _sequence = 0

@@ -46,8 +46,9 @@ def test_compose_runs_kraft_kafka_and_two_workers_of_one_cluster() -> None:
     assert "controller" in kafka["environment"]["KAFKA_PROCESS_ROLES"]
     w1, w2 = services["worker-1"], services["worker-2"]
     assert w1["environment"]["CONNECT_GROUP_ID"] == w2["environment"]["CONNECT_GROUP_ID"]
-    assert w1["environment"]["CONNECT_REST_ADVERTISED_HOST_NAME"] != (
-        w2["environment"]["CONNECT_REST_ADVERTISED_HOST_NAME"]
+    assert (
+        w1["environment"]["CONNECT_REST_ADVERTISED_HOST_NAME"]
+        != (w2["environment"]["CONNECT_REST_ADVERTISED_HOST_NAME"])
     )
     assert {p.split(":")[0] for p in w1["ports"] + w2["ports"]} == {"8083", "8084"}
     for worker in (w1, w2):
