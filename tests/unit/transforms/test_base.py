@@ -1,0 +1,187 @@
+"""Stage, Chain and plugin construction: Kafka's TransformationStage semantics, batches, Faust."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import faust
+import pytest
+
+from faust_connect.exceptions import ConfigError, TransformError
+from faust_connect.records import ConnectRecord
+from faust_connect.transforms import (
+    Chain,
+    Filter,
+    HoistField,
+    InsertField,
+    Predicate,
+    RecordIsTombstone,
+    RegexRouter,
+    Stage,
+    TopicNameMatches,
+    Transform,
+)
+
+from .helpers import src
+
+R = TypeVar("R", bound=ConnectRecord)
+
+
+class Upper(Transform):
+    """Upper-cases the topic."""
+
+    def apply(self, record: R) -> R | None:
+        return record.replace(topic=record.topic.upper())
+
+
+class Boom(Transform):
+    """Fails on values equal to 'bad' with a plain exception."""
+
+    def apply(self, record: R) -> R | None:
+        if record.value == "bad":
+            raise KeyError("no such thing")
+        return record
+
+
+class Always(Predicate):
+    """A predicate with a fixed answer (set after construction)."""
+
+    answer = True
+
+    def test(self, record: ConnectRecord) -> bool:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "negate", "applied"),
+    [(True, False, True), (False, False, False), (True, True, False), (False, True, True)],
+)
+def test_stage_applies_when_negate_xor_predicate(answer: bool, negate: bool, applied: bool) -> None:
+    predicate = Always()
+    predicate.answer = answer
+    stage = Stage(Upper(), predicate, negate)
+    out = stage.apply(src(1, topic="t"))
+    assert out is not None
+    assert (out.topic == "T") is applied
+
+
+def test_stage_without_predicate_always_applies() -> None:
+    assert Stage(Filter()).apply(src(1)) is None
+    assert Stage(Filter(), None, negate=True).apply(src(1)) is None
+
+
+def test_pipe_builds_chain_in_order() -> None:
+    chain = Upper() | RegexRouter(regex="T", replacement="u") | Upper()
+    assert isinstance(chain, Chain)
+    assert len(chain) == 3
+    out = chain.apply(src(1, topic="t"))
+    assert out is not None and out.topic == "U"
+    longer = chain | (Upper() | Filter())
+    assert len(longer) == 5
+    assert longer.apply(src(1)) is None
+
+
+def test_stage_and_when_compose() -> None:
+    chain = Filter().when(RecordIsTombstone()) | Upper()
+    assert [s.predicate is not None for s in chain.stages] == [True, False]
+    assert Stage(Upper()) | Upper() is not None
+
+
+def test_empty_chain_is_identity() -> None:
+    records = [src(i) for i in range(3)]
+    assert Chain().apply_batch(records) == records
+    assert Chain().apply(records[0]) is records[0]
+
+
+def test_batch_matches_per_record_and_keeps_order() -> None:
+    chain = Filter().when(TopicNameMatches(pattern="drop-.*")) | HoistField(field="v") | Upper()
+    records = [src(i, topic="drop-me" if i % 3 == 0 else f"keep{i}") for i in range(20)]
+    expected = [r for r in map(chain.apply, records) if r is not None]
+    assert chain.apply_batch(records) == expected
+    assert [r.value for r in expected] == [{"v": i} for i in range(20) if i % 3]
+    assert all(r.topic.startswith("KEEP") for r in expected)
+
+
+def test_batch_does_not_mutate_input() -> None:
+    value = {"a": 1}
+    records = [src(value)]
+    result = (InsertField(static_field="s", static_value="x") | Upper()).apply_batch(records)
+    assert value == {"a": 1}
+    assert records[0].value is value and records[0].topic == "t"
+    assert result[0].value == {"a": 1, "s": "x"}
+
+
+def test_errors_name_the_transform_alias() -> None:
+    chain = Chain([Stage(Upper()), Stage(Boom(alias="explode"))])
+    with pytest.raises(TransformError, match=r"^explode: KeyError"):
+        chain.apply(src("bad"))
+    with pytest.raises(TransformError, match="explode"):
+        chain.apply_batch([src("ok"), src("bad")])
+
+
+def test_builtin_errors_name_alias_or_class() -> None:
+    with pytest.raises(TransformError, match=r"^HoistField|^InsertField"):
+        InsertField(static_field="s", static_value="x").apply(src("not a map"))
+    with pytest.raises(TransformError, match=r"^ins:"):
+        InsertField(alias="ins", static_field="s", static_value="x").apply(src(5))
+
+
+def test_batch_on_error_reports_original_record_and_keeps_others() -> None:
+    failed: list[tuple[Any, TransformError]] = []
+    chain = Upper() | Boom(alias="b") | HoistField(field="v")
+    records = [src("a"), src("bad"), src("c")]
+    out = chain.apply_batch(records, on_error=lambda r, e: failed.append((r, e)))
+    assert [r.value for r in out] == [{"v": "a"}, {"v": "c"}]
+    assert [r for r, _ in failed] == [records[1]]
+    assert "b:" in str(failed[0][1])
+
+
+def test_construction_is_keyword_only_and_validated() -> None:
+    with pytest.raises(TypeError):
+        HoistField("line")  # type: ignore[call-arg]  # positional on purpose
+    with pytest.raises(ConfigError) as info:
+        HoistField(feild="line")
+    assert {i.key for i in info.value.issues} == {"field", "feild"}
+
+
+def test_from_config_reads_dotted_keys_and_prefixes_issues() -> None:
+    t = InsertField.from_config({"static.field": "s", "static.value": "v"})
+    assert t.apply(src({})).value == {"s": "v"}  # type: ignore[union-attr]
+    with pytest.raises(ConfigError) as info:
+        InsertField.from_config({"static.feld": "s"}, prefix="transforms.i.")
+    assert [i.key for i in info.value.issues] == ["transforms.i.static.feld"]
+
+
+def test_repr_shows_settings() -> None:
+    assert repr(HoistField(field="line")) == "HoistField(field='line')"
+    assert repr(Upper() | Filter()) == "Upper | Filter"
+
+
+# -- Faust ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app() -> faust.App:
+    return faust.App("faust-connect-transforms-test", store="memory://")
+
+
+async def test_chain_stream_over_a_faust_stream(app: faust.App) -> None:
+    chain = Filter().when(RecordIsTombstone()) | HoistField(field="v")
+    stream = app.stream([src(1), src(None), src(2)])
+    out = [r.value async for r in chain.stream(stream)]
+    assert out == [{"v": 1}, {"v": 2}]
+
+
+async def test_chain_processor_on_a_faust_stream(app: faust.App) -> None:
+    chain = Filter().when(RecordIsTombstone()) | Upper()
+    stream = app.stream([src(1, topic="a"), src(None), src(2, topic="b")])
+    stream.add_processor(chain.processor)
+    topics = [r.topic async for r in stream]
+    assert topics == ["A", "B"]
+
+
+async def test_chain_stream_passes_batches(app: faust.App) -> None:
+    chain = Filter().when(RecordIsTombstone()) | Upper()
+    stream = app.stream([[src(1, topic="a"), src(None)], [src(None)]])
+    batches = [[r.topic for r in batch] async for batch in chain.stream(stream)]
+    assert batches == [["A"], []]
