@@ -1,0 +1,77 @@
+"""Converters: Connect data ↔ bytes, as Kafka Connect's converters do, and as Faust codecs.
+
+Importing this package registers the context-free converters as Faust codecs
+(``connect-json``, ``connect-json-plain``, ``connect-string``, ``connect-bytes``); see
+:mod:`faust_connect.codecs.faust_codecs`. Converters are looked up by Kafka class name or short
+name in :data:`converters`, or built from a connector config with :func:`converter_from_config`.
+Avro (:mod:`faust_connect.codecs.avro`) is imported on first use.
+"""
+
+from __future__ import annotations
+
+from faust_connect.codecs.base import (
+    DEFAULT_HEADER_CONVERTER,
+    Converter,
+    SchemaAndValue,
+    converter_from_config,
+    converters,
+)
+from faust_connect.codecs.errors import CodecError
+from faust_connect.codecs.faust_codecs import (
+    ConverterCodec,
+    register_avro_codec,
+    register_builtin_codecs,
+)
+from faust_connect.codecs.headers import SimpleHeaderConverter
+from faust_connect.codecs.json import JsonConverter, JsonConverterConfig
+from faust_connect.codecs.primitives import (
+    BooleanConverter,
+    ByteArrayConverter,
+    DoubleConverter,
+    FloatConverter,
+    IntegerConverter,
+    LongConverter,
+    ShortConverter,
+    StringConverter,
+)
+from faust_connect.codecs.registry_client import (
+    CachingClient,
+    HttpSchemaRegistryClient,
+    SchemaRegistryClient,
+)
+from faust_connect.codecs.schema_registry import (
+    RegisteredSchema,
+    SchemaRegistry,
+    SchemaRegistryError,
+)
+
+__all__ = [
+    "DEFAULT_HEADER_CONVERTER",
+    "BooleanConverter",
+    "ByteArrayConverter",
+    "CachingClient",
+    "CodecError",
+    "Converter",
+    "ConverterCodec",
+    "DoubleConverter",
+    "FloatConverter",
+    "HttpSchemaRegistryClient",
+    "IntegerConverter",
+    "JsonConverter",
+    "JsonConverterConfig",
+    "LongConverter",
+    "RegisteredSchema",
+    "SchemaAndValue",
+    "SchemaRegistry",
+    "SchemaRegistryClient",
+    "SchemaRegistryError",
+    "ShortConverter",
+    "SimpleHeaderConverter",
+    "StringConverter",
+    "converter_from_config",
+    "converters",
+    "register_avro_codec",
+    "register_builtin_codecs",
+]
+
+register_builtin_codecs()
