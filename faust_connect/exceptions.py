@@ -10,6 +10,7 @@
     │   ├── ConversionError           a converter failed (stage KEY/VALUE/HEADER_CONVERTER)
     │   └── TransformError            a transform or predicate failed (stage TRANSFORMATION)
     ├── RetriableError                try the same work again later (``retry_after`` seconds)
+    ├── BadRequest (ValueError)       a request that cannot be carried out as asked (HTTP 400)
     ├── NotFound (LookupError)        an unknown connector or task (HTTP 404)
     └── Conflict                      the request clashes with the current state (HTTP 409)
 """
@@ -20,6 +21,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 __all__ = [
+    "BadRequest",
     "ConfigError",
     "ConfigIssue",
     "Conflict",
@@ -101,6 +103,12 @@ class RetriableError(ConnectError):
     def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BadRequest(ConnectError, ValueError):
+    """A request that cannot be carried out as asked."""
+
+    http_status = 400
 
 
 class NotFound(ConnectError, LookupError):

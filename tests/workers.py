@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from faust_connect.app.embedded import free_port
+from tests.rest import Rest
 
 T = TypeVar("T")
 
 FAUST = str(Path(sys.executable).parent / "faust")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def wait_until(
@@ -63,6 +65,11 @@ class Worker:
             return False
 
         wait_until(seen, timeout=timeout, what=f"{text!r} in {self.log_path}")
+
+    @property
+    def rest(self) -> Rest:
+        """A REST client for this worker."""
+        return Rest(self.url)
 
     def wait_ready(self, timeout: float = 60.0) -> Worker:
         """Wait for Faust's "Ready" line."""
@@ -113,6 +120,8 @@ class WorkerFactory:
             "CONNECT_BOOTSTRAP_SERVERS": bootstrap,
             "CONNECT_GROUP_ID": f"test-{uuid.uuid4().hex[:8]}" if group_id is None else group_id,
             "CONNECT_LISTENERS": f"http://127.0.0.1:{port}",
+            "CONNECT_OFFSET_FLUSH_INTERVAL_MS": "500",
+            "PYTHONPATH": str(ROOT),
             **(env or {}),
         }
         workdir = self.folder / f"worker-{index}"

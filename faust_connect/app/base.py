@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import faust
 
+from faust_connect.agents.functions import function_sink, function_source
+from faust_connect.app import rest
+from faust_connect.app.herder import Herder
+from faust_connect.app.runtime import Runtime
 from faust_connect.app.settings import WorkerSettings, load_settings
+from faust_connect.app.tables import ConfigStore, OffsetStore, StatusStore
+from faust_connect.connector import Connector, connectors
 
 __all__ = ["App"]
 
@@ -22,9 +28,17 @@ class App(faust.App):
 
         app = faust_connect.App("my-connect", bootstrap_servers="localhost:9092")
 
+        @app.sink(topics=["orders"])
+        async def print_orders(records):
+            for record in records:
+                print(record.value)
+
     ``id`` is the ``group.id``: workers with the same id form one Connect cluster. Settings come
     from ``config_file`` (or ``CONNECT_CONFIG_FILE``), then ``CONNECT_*`` environment variables,
     then the keyword arguments here (Kafka Connect's keys with ``_`` for ``.``).
+
+    ``app.connectors`` manages connectors at runtime (create, pause, resume, restart, delete);
+    ``app.configs``, ``app.offsets`` and ``app.statuses`` are the state tables.
     """
 
     connect_settings: WorkerSettings
@@ -42,6 +56,145 @@ class App(faust.App):
         connect = load_settings(settings, config_file=config_file, environ=environ)
         self.connect_settings = connect
         super().__init__(connect.group_id, **faust_options(connect))
+        self.configs = ConfigStore(self, connect)
+        self.offsets = OffsetStore(self, connect)
+        self.statuses = StatusStore(self, connect)
+        self.runtime = Runtime(self)
+        self.connectors = Herder(self)
+        self._declared: dict[str, dict[str, str]] = {}
+        self.placement_topic_name = f"{connect.group_id}-tasks"
+        placement = self.topic(
+            self.placement_topic_name,
+            partitions=connect.task_placement_partitions,
+            replicas=max(connect.config_storage_replication_factor, 1),
+            internal=True,
+        )
+        # Nothing is sent to the placement topic: subscribing to it makes Faust's consumer group
+        # hand its partitions to the workers, and the runtime runs the tasks hashed to them.
+        self.agent(placement, name="faust_connect.placement")(_hold_placement)
+        _serve_rest_api(self)
+        # Faust's signal types want a positional-only sender; ours takes it by name too.
+        self.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+
+    # -- connectors in code -----------------------------------------------------------------
+
+    def connector(self, name: str, config: Mapping[str, Any]) -> None:
+        """Declare a connector that runs with this app (created at start if it does not exist).
+
+        ``config`` is Kafka Connect's connector config (``connector.class``, ``tasks.max``, ...).
+        """
+        flat = {str(k): _text(v) for k, v in config.items()}
+        flat["name"] = name
+        self._declared[name] = flat
+
+    def sink(
+        self,
+        *,
+        topics: list[str] | None = None,
+        topics_regex: str | None = None,
+        name: str | None = None,
+        transforms: Any = None,
+        **config: Any,
+    ) -> Callable[[Callable[..., Any]], type[Connector]]:
+        """Declare a sink: ``async def f(records)`` gets each batch of SinkRecords.
+
+        ``topics`` or ``topics_regex`` choose what it consumes; other keywords are connector
+        config keys with ``_`` for ``.`` (``value_converter="..."``, ``tasks_max=2``);
+        ``transforms`` is a Python transform chain applied before the config's transforms.
+        """
+
+        def decorator(fn: Callable[..., Any]) -> type[Connector]:
+            connector_name = name or fn.__name__
+            plugin = function_sink(connector_name, fn, transforms)
+            connectors.register(plugin.__name__, plugin)
+            keys = _keys(config)
+            if topics:
+                keys["topics"] = ",".join(topics)
+            if topics_regex:
+                keys["topics.regex"] = topics_regex
+            self.connector(connector_name, {"connector.class": plugin.__name__, **keys})
+            return plugin
+
+        return decorator
+
+    def source(
+        self,
+        *,
+        topic: str,
+        interval: float | None = None,
+        name: str | None = None,
+        transforms: Any = None,
+        **config: Any,
+    ) -> Callable[[Callable[..., AsyncIterator[Any]]], type[Connector]]:
+        """Declare a source: an async generator ``f(context)`` whose items go to ``topic``.
+
+        With ``interval`` it is called again every ``interval`` seconds (a timer); without, it
+        is called once and may run forever (a task). Items may be SourceRecords (for keys,
+        headers and source offsets) or plain values.
+        """
+
+        def decorator(fn: Callable[..., AsyncIterator[Any]]) -> type[Connector]:
+            connector_name = name or fn.__name__
+            plugin = function_source(connector_name, fn, topic, interval, transforms)
+            connectors.register(plugin.__name__, plugin)
+            self.connector(connector_name, {"connector.class": plugin.__name__, **_keys(config)})
+            return plugin
+
+        return decorator
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def on_started(self) -> None:
+        """After table recovery: create declared connectors, then start the runtime."""
+        await super().on_started()
+        for name, config in self._declared.items():
+            current = self.configs.get(name)
+            if current is None:
+                await self.connectors.create(name, config)
+            elif current.config != config:
+                await self.connectors.put_config(name, config)
+        self.runtime.start()
+
+    async def on_stop(self) -> None:
+        """Stop tasks first (they commit offsets through the producer), then Faust."""
+        await self.runtime.stop()
+        await super().on_stop()
+
+    async def _on_revoked(self, sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+        mine = {tp.partition for tp in revoked if tp.topic == self.placement_topic_name}
+        if mine:
+            await self.runtime.on_revoked(mine)
+
+    async def _on_assigned(self, sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+        self.runtime.wake()
+
+
+def _serve_rest_api(app: App) -> None:
+    # Kafka Connect's REST API owns "/": Faust's production index (which also answers "/")
+    # is left out; its other pages (/router, /table) stay.
+    manager = app.web.blueprints
+    manager._enabled = [
+        (prefix, bp) for prefix, bp in manager._enabled if "production_index" not in str(bp)
+    ]
+    manager.add("", rest.blueprint)
+
+
+async def _hold_placement(stream: Any) -> None:
+    async for _ in stream:  # never sent to; the subscription is what matters
+        pass
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _keys(config: Mapping[str, Any]) -> dict[str, str]:
+    return {key.replace("_", "."): _text(value) for key, value in config.items()}
 
 
 def faust_options(settings: WorkerSettings) -> dict[str, Any]:
@@ -59,5 +212,4 @@ def faust_options(settings: WorkerSettings) -> dict[str, Any]:
         "producer_acks": -1,
         "consumer_auto_offset_reset": "earliest",
         "stream_wait_empty": False,
-        "broker_credentials": None,
     }

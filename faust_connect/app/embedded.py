@@ -197,6 +197,7 @@ def _run_demo(broker: NoidaBroker, data_dir: Path, web_port: int) -> int:
         "CONNECT_BOOTSTRAP_SERVERS": broker.bootstrap,
         "CONNECT_GROUP_ID": "faust-connect-demo",
         "CONNECT_LISTENERS": f"http://127.0.0.1:{web_port}",
+        "CONNECT_OFFSET_FLUSH_INTERVAL_MS": "1000",
         "FAUST_CONNECT_DEMO_OUTPUT": str(output),
     }
     worker = subprocess.Popen(

@@ -135,6 +135,11 @@ class WorkerSettings(BaseModel):
     topic_tracking_enable: bool = Field(
         True, description="Whether the topics a connector uses are tracked."
     )
+    task_placement_partitions: Annotated[int, Field(ge=1, le=10000)] = Field(
+        24,
+        description="Partitions of the placement topic (<group.id>-tasks); connectors and tasks "
+        "are spread over the workers by these partitions.",
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Protocol to reach the brokers."
     )
@@ -206,6 +211,16 @@ class WorkerSettings(BaseModel):
     def prefixed(self, prefix: str) -> dict[str, str]:
         """The pass-through options under ``prefix`` (``"value.converter."``), prefix removed."""
         return {k[len(prefix) :]: v for k, v in self.options.items() if k.startswith(prefix)}
+
+    def converter_defaults(self) -> dict[str, str]:
+        """The worker's converter classes and their options, as connector configs name them."""
+        out = {
+            "key.converter": self.key_converter,
+            "value.converter": self.value_converter,
+            "header.converter": self.header_converter,
+        }
+        out.update({k: v for k, v in self.options.items() if ".converter." in k})
+        return out
 
     def as_properties(self) -> dict[str, str]:
         """Every setting as a flat Kafka Connect key → string value map."""

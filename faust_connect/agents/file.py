@@ -1,0 +1,161 @@
+"""FileStream source and sink, with Kafka's configs and offsets.
+
+The source reads a file line by line (each line a STRING value, no key); its source partition is
+``{"filename": path}`` and its offset ``{"position": <byte offset after the line>}``, so a
+restart goes on after the last line whose record the broker acknowledged. At the end of the file
+it waits for more lines. The sink appends each record's value as one line: strings as they are,
+bytes decoded as UTF-8, structs, maps and lists as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from pydantic import Field
+
+from faust_connect.config import CommaList, PluginConfig
+from faust_connect.connector import (
+    SinkConnector,
+    SinkTask,
+    SourceConnector,
+    SourceTask,
+    TopicPartition,
+)
+from faust_connect.data import OPTIONAL_STRING, Struct
+from faust_connect.records import SinkRecord, SourceRecord
+
+__all__ = ["FileStreamSinkConnector", "FileStreamSourceConnector"]
+
+
+class FileStreamSourceConnector(SourceConnector):
+    """Reads lines from a file into a topic."""
+
+    class Config(PluginConfig):
+        file: str = Field("", description="Source filename. If not specified, stdin is used.")
+        topic: str = Field(description="The topic to publish data to.", min_length=1)
+        batch_size: int = Field(
+            2000, ge=1, description="The maximum number of records the task returns per poll."
+        )
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """One task: a file is read in order."""
+        return [dict(self.raw)]
+
+
+class FileStreamSourceTask(SourceTask):
+    """Reads the file from the stored position."""
+
+    async def start(self) -> None:
+        config = FileStreamSourceConnector.Config.model_validate(
+            {k: v for k, v in self.config.items() if k in ("file", "topic", "batch.size")}
+        )
+        self.topic = config.topic
+        self.batch_size = config.batch_size
+        self.path = config.file
+        self.partition = {"filename": self.path or "stdin"}
+        stored = self.context.offset(self.partition)
+        self.position = int(stored["position"]) if stored else 0
+        self._file: IO[bytes] | None = None
+        self._pending = b""
+
+    def _open(self) -> IO[bytes] | None:
+        if self._file is None:
+            if not self.path:
+                self._file = _std("stdin")
+            elif Path(self.path).exists():
+                self._file = open(self.path, "rb")  # held open across polls
+                self._file.seek(self.position)
+        return self._file
+
+    def _read_lines(self) -> list[tuple[bytes, int]]:
+        file = self._open()
+        if file is None:
+            return []
+        lines: list[tuple[bytes, int]] = []
+        position = self.position
+        while len(lines) < self.batch_size:
+            chunk = file.readline()
+            if not chunk:
+                break
+            if not chunk.endswith(b"\n"):  # a partial last line: wait until it is complete
+                file.seek(position)
+                break
+            position += len(chunk)
+            lines.append((chunk.rstrip(b"\r\n"), position))
+        self.position = position
+        return lines
+
+    async def poll(self) -> Sequence[SourceRecord]:
+        lines = await asyncio.to_thread(self._read_lines)
+        return [
+            SourceRecord(
+                topic=self.topic,
+                value=line.decode("utf-8", errors="replace"),
+                value_schema=OPTIONAL_STRING,
+                source_partition=self.partition,
+                source_offset={"position": end},
+            )
+            for line, end in lines
+        ]
+
+    async def stop(self) -> None:
+        if self._file is not None and self.path:
+            self._file.close()
+
+
+FileStreamSourceConnector.task_class = FileStreamSourceTask
+
+
+class FileStreamSinkConnector(SinkConnector):
+    """Appends record values to a file, one per line."""
+
+    class Config(PluginConfig):
+        file: str = Field("", description="Destination filename. If not specified, stdout.")
+        topics: CommaList = Field((), description="Topics to consume.")
+
+
+class FileStreamSinkTask(SinkTask):
+    """Writes each value as a line; flush makes them durable."""
+
+    async def start(self) -> None:
+        path = self.config.get("file", "")
+        self._owned = bool(path)
+        self._out: IO[bytes] = open(path, "ab") if path else _std("stdout")
+
+    async def put(self, records: Sequence[SinkRecord]) -> None:
+        self._out.write(b"".join(_line(record.value) for record in records))
+
+    async def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self._out.flush()
+
+    async def stop(self) -> None:
+        self._out.flush()
+        if self._owned:
+            self._out.close()
+
+
+FileStreamSinkConnector.task_class = FileStreamSinkTask
+
+
+def _std(name: str) -> IO[bytes]:
+    # The process's own stdin/stdout: Faust's worker replaces sys.stdout with a logger.
+    stream = getattr(sys, f"__{name}__")
+    if stream is None:
+        raise OSError(f"this process has no {name}")
+    buffer: IO[bytes] = stream.buffer
+    return buffer
+
+
+def _line(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode() + b"\n"
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value) + b"\n"
+    if isinstance(value, Struct):
+        value = value.as_dict()
+    return orjson.dumps(value, default=str) + b"\n"

@@ -1,0 +1,150 @@
+"""What every task runner shares: lifecycle, pause, failure and status reporting.
+
+A runner runs one task of one connector on this worker. The runtime starts it when this worker
+owns the task's placement partition, pauses and resumes it with the connector's target state,
+and stops it when the task moves, is reconfigured or deleted. A task that raises goes FAILED
+with its trace and stays so until restarted; other tasks go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from faust_connect.codecs import Converter, converter_from_config
+from faust_connect.transforms import Chain, chain_from_config
+
+if TYPE_CHECKING:
+    from faust_connect.agents.services import Services
+
+__all__ = ["TaskRunner"]
+
+logger = logging.getLogger(__name__)
+
+
+class TaskRunner(ABC):
+    """Runs one task; subclasses implement :meth:`run`."""
+
+    def __init__(
+        self,
+        services: Services,
+        connector: str,
+        task_id: int,
+        config: Mapping[str, str],
+        task_config: Mapping[str, str],
+        *,
+        generation: int,
+        paused: bool,
+        chain: Chain | None = None,
+    ) -> None:
+        self.services = services
+        self.connector = connector
+        self.task_id = task_id
+        #: The connector's config (converters, transforms, errors, topics are read from it).
+        self.config = dict(config)
+        #: The task's own config, as the connector's ``task_configs`` gave it.
+        self.task_config = dict(task_config)
+        self.generation = generation
+        self.logger = logging.getLogger(f"faust_connect.task.{connector}.{task_id}")
+        self._resumed = asyncio.Event()
+        if not paused:
+            self._resumed.set()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.failed: BaseException | None = None
+        defaults = services.converter_defaults
+        self.key_converter: Converter = converter_from_config(config, "key.converter", defaults)
+        self.value_converter: Converter = converter_from_config(config, "value.converter", defaults)
+        self.header_converter: Converter = converter_from_config(
+            config, "header.converter", defaults
+        )
+        configured = chain_from_config(config)
+        self.chain: Chain = chain | configured if chain is not None else configured
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        """Whether the connector is paused."""
+        return not self._resumed.is_set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping.is_set()
+
+    def start(self) -> None:
+        """Start running the task in the background."""
+        self._report("PAUSED" if self.paused else "RUNNING")
+        self._task = asyncio.create_task(self._main(), name=f"{self.connector}-{self.task_id}")
+
+    async def _main(self) -> None:
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """Mark the task FAILED with the exception's trace."""
+        self.failed = exc
+        trace = "".join(traceback.format_exception(exc))
+        self.logger.error("task %s-%d failed: %r", self.connector, self.task_id, exc)
+        self._report("FAILED", trace)
+
+    async def stop(self, timeout: float) -> None:
+        """Ask the task to finish (commit what is done, release resources) within ``timeout``."""
+        self._stopping.set()
+        self._resumed.set()  # wake a paused loop so it can see the stop
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            self.logger.warning(
+                "task %s-%d did not stop in %.1fs", self.connector, self.task_id, timeout
+            )
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        except Exception:  # already reported as FAILED by _main
+            pass
+
+    def pause(self) -> None:
+        """Stop polling or consuming until :meth:`resume` (already running work completes)."""
+        if not self.paused:
+            self._resumed.clear()
+            if self.failed is None:
+                self._report("PAUSED")
+
+    def resume(self) -> None:
+        """Carry on after :meth:`pause`."""
+        if self.paused:
+            self._resumed.set()
+            if self.failed is None:
+                self._report("RUNNING")
+
+    async def wait_resumed(self) -> None:
+        """Return once the task is not paused (or is stopping)."""
+        await self._resumed.wait()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, but wake up at once when the task is asked to stop."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def _report(self, state: Any, trace: str = "") -> None:
+        self.services.report(self.connector, self.task_id, state, trace, self.generation)
+
+    @abstractmethod
+    async def run(self) -> None:
+        """Do the work until :attr:`stopping`; raise to fail the task."""

@@ -1,0 +1,53 @@
+"""What runners need from the worker, as a protocol (the app implements it; agents don't import app)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from aiokafka.structs import TopicPartition
+
+__all__ = ["Services"]
+
+
+class Services(Protocol):
+    """The worker's services a runner may use."""
+
+    #: ``bootstrap.servers`` of the worker.
+    bootstrap_servers: str
+    #: The worker's id, shown in statuses.
+    worker_id: str
+    #: Worker-level converter classes and options (``key.converter``, ``value.converter.*`` ...).
+    converter_defaults: Mapping[str, str]
+    #: How often source offsets and sink positions are committed.
+    offset_flush_interval: float
+    #: The Faust app (channels and agents for sinks).
+    app: Any
+    logger: logging.Logger
+
+    def client_options(self, kind: str, config: Mapping[str, str]) -> dict[str, Any]:
+        """aiokafka options for a task's ``producer``/``consumer``/``admin`` client.
+
+        Worker defaults (``producer.*``) overlaid by the connector's ``producer.override.*``.
+        """
+
+    def stored_offset(self, connector: str, partition: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A source partition's committed offset."""
+
+    def commit_offsets(self, connector: str, offsets: Mapping[bytes, Mapping[str, Any]]) -> None:
+        """Store source offsets (keys from ``offset_key``)."""
+
+    def report(
+        self, connector: str, task: int | None, state: str, trace: str, generation: int
+    ) -> None:
+        """Record a task's (or the connector's, task None) status."""
+
+    async def topic_partitions(
+        self, topics: Sequence[str], pattern: re.Pattern[str] | None
+    ) -> list[TopicPartition]:
+        """Every partition of ``topics`` (or of the topics matching ``pattern``), sorted."""
+
+    async def ensure_topic(self, topic: str, config: Mapping[str, str]) -> None:
+        """Create ``topic`` if it does not exist (source topic creation, DLQ topics)."""

@@ -1,0 +1,366 @@
+"""The connector lifecycle API: create, reconfigure, pause, resume, stop, restart, delete.
+
+``app.connectors`` is the Python face of Kafka Connect's REST API (which calls it). Reads come
+from the worker's tables; writes validate first (a bad config is refused before anything runs),
+then change the connector's entry in the config table in one write. Every worker's runtime sees
+the change through the table's changelog and adjusts what it runs; no worker restarts.
+
+Shapes returned are Kafka Connect's (ConnectorInfo, StateInfo, task lists, offsets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from faust_connect.app.tables import ConnectorState
+from faust_connect.codecs import converter_from_config
+from faust_connect.config import CommaList, PluginConfig, config_issues
+from faust_connect.connector import Connector, connectors
+from faust_connect.exceptions import (
+    BadRequest,
+    ConfigError,
+    ConfigIssue,
+    Conflict,
+    NotFound,
+    PluginNotFound,
+)
+from faust_connect.transforms import transform_config_issues
+
+if TYPE_CHECKING:
+    from faust_connect.app.base import App
+
+__all__ = ["ConnectorConfig", "Herder"]
+
+InitialState = Literal["RUNNING", "PAUSED", "STOPPED"]
+_TARGET = {"RUNNING": "STARTED", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
+
+
+class ConnectorConfig(PluginConfig, extra="ignore"):
+    """The keys every connector has (the plugin's own keys are checked by the plugin)."""
+
+    name: str
+    connector_class: str
+    tasks_max: int = 1
+    topics: CommaList = ()
+    topics_regex: str = ""
+    errors_tolerance: Literal["none", "all"] = "none"
+    errors_retry_timeout: int = 0
+    errors_retry_delay_max_ms: int = 60000
+    errors_log_enable: bool = False
+    errors_log_include_messages: bool = False
+    errors_deadletterqueue_topic_name: str = ""
+    errors_deadletterqueue_topic_replication_factor: int = 3
+    errors_deadletterqueue_context_headers_enable: bool = False
+
+
+class Herder:
+    """Connector lifecycle on one worker; every worker can take every request."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._lock = asyncio.Lock()
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """Every connector's name, sorted."""
+        return self.app.configs.names()
+
+    def get(self, name: str) -> ConnectorState:
+        """A connector's stored state; NotFound if there is none."""
+        state = self.app.configs.get(name)
+        if state is None:
+            raise NotFound(f"Connector {name} not found")
+        return state
+
+    def plugin(self, config: Mapping[str, str]) -> type[Connector]:
+        """The connector class a config names."""
+        return connectors.get(config.get("connector.class", ""))
+
+    def type_of(self, state: ConnectorState) -> str:
+        """``source``, ``sink`` or ``unknown``."""
+        try:
+            return self.plugin(state.config).kind
+        except PluginNotFound:
+            return "unknown"
+
+    def info(self, name: str) -> dict[str, Any]:
+        """Kafka Connect's ConnectorInfo."""
+        state = self.get(name)
+        return {
+            "name": name,
+            "config": dict(state.config),
+            "tasks": [{"connector": name, "task": i} for i in range(len(state.tasks))],
+            "type": self.type_of(state),
+        }
+
+    def config(self, name: str) -> dict[str, str]:
+        """The connector's config."""
+        return dict(self.get(name).config)
+
+    def tasks(self, name: str) -> list[dict[str, Any]]:
+        """Task configs: ``[{"id": {"connector", "task"}, "config": {...}}]``."""
+        state = self.get(name)
+        return [
+            {"id": {"connector": name, "task": i}, "config": dict(config)}
+            for i, config in enumerate(state.tasks)
+        ]
+
+    def _status_entry(self, name: str, task: int | None) -> dict[str, Any]:
+        status = self.app.statuses.get(name, task)
+        entry: dict[str, Any] = (
+            {"state": "UNASSIGNED", "worker_id": ""}
+            if status is None
+            else {"state": status.state, "worker_id": status.worker_id}
+        )
+        if status is not None and status.trace:
+            entry["trace"] = status.trace
+        return entry
+
+    def status(self, name: str) -> dict[str, Any]:
+        """Kafka Connect's StateInfo for a connector and its tasks."""
+        state = self.get(name)
+        tasks = []
+        for i in range(len(state.tasks)):
+            tasks.append({"id": i, **self._status_entry(name, i)})
+        return {
+            "name": name,
+            "connector": self._status_entry(name, None),
+            "tasks": tasks,
+            "type": self.type_of(state),
+        }
+
+    def task_status(self, name: str, task: int) -> dict[str, Any]:
+        """One task's status: ``{"id", "state", "worker_id", "trace"?}``."""
+        state = self.get(name)
+        if not 0 <= task < len(state.tasks):
+            raise NotFound(f"Task {name}-{task} not found")
+        return {"id": task, **self._status_entry(name, task)}
+
+    def offsets(self, name: str) -> dict[str, Any]:
+        """A source connector's offsets: ``{"offsets": [{"partition", "offset"}]}``."""
+        self.get(name)
+        pairs = self.app.offsets.of(name)
+        return {"offsets": [{"partition": p, "offset": o} for p, o in pairs]}
+
+    # -- validation -------------------------------------------------------------------------
+
+    def validate(self, config: Mapping[str, str]) -> list[ConfigIssue]:
+        """Every problem with a connector config, one entry per bad key."""
+        issues = config_issues(ConnectorConfig, config)
+        plugin: type[Connector] | None = None
+        cls = config.get("connector.class", "")
+        if cls:
+            try:
+                plugin = connectors.get(cls)
+            except PluginNotFound as exc:
+                issues.append(ConfigIssue("connector.class", str(exc)))
+        if plugin is not None:
+            issues.extend(plugin.validate(config))
+        defaults = self.app.connect_settings.converter_defaults()
+        for prefix in ("key.converter", "value.converter", "header.converter"):
+            try:
+                converter_from_config(config, prefix, defaults)
+            except ConfigError as exc:
+                issues.extend(exc.issues)
+        issues.extend(transform_config_issues(config))
+        if plugin is not None and plugin.kind == "sink":
+            issues.extend(_sink_issues(config))
+        return issues
+
+    def _checked(self, name: str, config: Mapping[str, str]) -> dict[str, str]:
+        config = {str(k): str(v) for k, v in config.items()}
+        if config.get("name", name) != name:
+            raise BadRequest(
+                f"Connector name configuration ({config['name']}) doesn't match connector name "
+                f"in the URL ({name})"
+            )
+        config["name"] = name
+        issues = self.validate(config)
+        if issues:
+            raise ConfigError(issues)
+        return config
+
+    def _task_configs(self, config: Mapping[str, str]) -> tuple[dict[str, str], ...]:
+        plugin = self.plugin(config)
+        tasks_max = int(config.get("tasks.max", "1") or "1")
+        produced = plugin(config).task_configs(tasks_max)[:tasks_max]
+        return tuple({str(k): str(v) for k, v in task.items()} for task in produced)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def create(
+        self, name: str, config: Mapping[str, str], initial_state: InitialState = "RUNNING"
+    ) -> dict[str, Any]:
+        """Create a connector; Conflict if the name is taken, ConfigError if the config is bad."""
+        if not name or "/" in name:
+            raise BadRequest("Connector name must not be empty and must not contain '/'")
+        checked = self._checked(name, config)
+        async with self._lock:
+            if self.app.configs.get(name) is not None:
+                raise Conflict(f"Connector {name} already exists")
+            target = _TARGET[initial_state]
+            tasks = () if target == "STOPPED" else self._task_configs(checked)
+            self.app.configs.put(ConnectorState(name, checked, target, tasks))  # type: ignore[arg-type]
+        self.app.runtime.wake()
+        return self.info(name)
+
+    async def put_config(self, name: str, config: Mapping[str, str]) -> tuple[bool, dict[str, Any]]:
+        """Create or reconfigure; returns ``(created, info)``. Tasks restart with the new config."""
+        checked = self._checked(name, config)
+        async with self._lock:
+            current = self.app.configs.get(name)
+            if current is None:
+                self.app.configs.put(
+                    ConnectorState(name, checked, "STARTED", self._task_configs(checked))
+                )
+            else:
+                tasks = () if current.target == "STOPPED" else self._task_configs(checked)
+                self.app.configs.put(
+                    current.replace(config=checked, tasks=tasks, generation=current.generation + 1)
+                )
+        self.app.runtime.wake()
+        return current is None, self.info(name)
+
+    async def patch_config(self, name: str, patch: Mapping[str, str | None]) -> dict[str, Any]:
+        """Merge ``patch`` into the config (a None value removes that key)."""
+        merged = dict(self.get(name).config)
+        for key, value in patch.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        await self.put_config(name, merged)
+        return self.info(name)
+
+    async def delete(self, name: str) -> None:
+        """Delete a connector; its source offsets are kept (as Kafka Connect keeps them)."""
+        async with self._lock:
+            self.get(name)
+            self.app.configs.delete(name)
+        self.app.runtime.wake()
+
+    async def _set_target(self, name: str, target: Literal["STARTED", "PAUSED", "STOPPED"]) -> None:
+        async with self._lock:
+            state = self.get(name)
+            if state.target == target:
+                return
+            changes: dict[str, Any] = {"target": target}
+            if target == "STOPPED":
+                changes["tasks"] = ()
+            elif state.target == "STOPPED":
+                changes["tasks"] = self._task_configs(state.config)
+                changes["generation"] = state.generation + 1
+            self.app.configs.put(state.replace(**changes))
+        self.app.runtime.wake()
+
+    async def pause(self, name: str) -> None:
+        """Pause: tasks stay assigned but idle (status PAUSED)."""
+        await self._set_target(name, "PAUSED")
+
+    async def resume(self, name: str) -> None:
+        """Resume a paused or stopped connector."""
+        await self._set_target(name, "STARTED")
+
+    async def stop(self, name: str) -> None:
+        """Stop: tasks are shut down and their configs removed (status STOPPED)."""
+        await self._set_target(name, "STOPPED")
+
+    async def restart(
+        self, name: str, *, include_tasks: bool = False, only_failed: bool = False
+    ) -> dict[str, Any] | None:
+        """Restart the connector and, with ``include_tasks``, its (failed) tasks.
+
+        Returns None when only the connector object restarts (Kafka's 204); else the StateInfo
+        with the affected items RESTARTING (Kafka's 202).
+        """
+        async with self._lock:
+            state = self.get(name)
+            before = self.status(name)
+            restart_connector = not only_failed or before["connector"]["state"] == "FAILED"
+            tasks = [
+                t["id"]
+                for t in before["tasks"]
+                if include_tasks and (not only_failed or t["state"] == "FAILED")
+            ]
+            restarts = dict(state.task_restarts)
+            for task in tasks:
+                restarts[task] = restarts.get(task, 0) + 1
+            self.app.configs.put(
+                state.replace(
+                    restart=state.restart + (1 if restart_connector else 0),
+                    task_restarts=restarts,
+                )
+            )
+        self.app.runtime.wake()
+        if not include_tasks and not only_failed:
+            return None
+        if restart_connector:
+            before["connector"]["state"] = "RESTARTING"
+        for task in before["tasks"]:
+            if task["id"] in tasks:
+                task["state"] = "RESTARTING"
+        return before
+
+    async def restart_task(self, name: str, task: int) -> None:
+        """Restart one task."""
+        async with self._lock:
+            state = self.get(name)
+            if not 0 <= task < len(state.tasks):
+                raise NotFound(f"Task {name}-{task} not found")
+            restarts = dict(state.task_restarts)
+            restarts[task] = restarts.get(task, 0) + 1
+            self.app.configs.put(state.replace(task_restarts=restarts))
+        self.app.runtime.wake()
+
+    async def alter_offsets(self, name: str, offsets: list[Mapping[str, Any]]) -> None:
+        """Set (or, with a null offset, remove) a stopped source connector's offsets."""
+        from faust_connect.agents.offsets import offset_key
+
+        state = self._stopped(name)
+        if not offsets:
+            raise BadRequest("Offsets to alter must not be empty")
+        del state
+        self.app.offsets.put(
+            name, {offset_key(name, o["partition"]): o.get("offset") for o in offsets}
+        )
+
+    async def reset_offsets(self, name: str) -> None:
+        """Remove every stored offset of a stopped source connector."""
+        from faust_connect.agents.offsets import offset_key
+
+        self._stopped(name)
+        pairs = self.app.offsets.of(name)
+        self.app.offsets.put(name, {offset_key(name, p): None for p, _ in pairs})
+
+    def _stopped(self, name: str) -> ConnectorState:
+        state = self.get(name)
+        if state.target != "STOPPED":
+            raise BadRequest(
+                "Connectors must be in the STOPPED state before their offsets can be modified. "
+                "This can be done for the specified connector by issuing a 'PUT' request to the "
+                f"'/connectors/{name}/stop' endpoint"
+            )
+        return state
+
+
+def _sink_issues(config: Mapping[str, str]) -> list[ConfigIssue]:
+    topics = [t.strip() for t in config.get("topics", "").split(",") if t.strip()]
+    regex = config.get("topics.regex", "").strip()
+    issues = []
+    if topics and regex:
+        issues.append(ConfigIssue("topics", "topics and topics.regex are mutually exclusive."))
+    elif not topics and not regex:
+        issues.append(ConfigIssue("topics", "Must configure one of topics or topics.regex"))
+    dlq = config.get("errors.deadletterqueue.topic.name", "").strip()
+    if dlq and dlq in topics:
+        issues.append(
+            ConfigIssue(
+                "errors.deadletterqueue.topic.name",
+                f"The DLQ topic '{dlq}' may not be included in the list of topics "
+                "('topics=...') consumed by the connector",
+            )
+        )
+    return issues

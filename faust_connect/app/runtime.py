@@ -1,0 +1,350 @@
+"""The runtime: which tasks this worker runs, started, paused, restarted and stopped to match state.
+
+Placement is by partitions. The worker app consumes a placement topic (``<group.id>-tasks``) with
+one Faust agent, so Faust's consumer group spreads its partitions over the live workers. Each
+connector and each of its tasks hashes to one partition; the worker holding that partition runs
+it. When workers join or leave, Faust revokes partitions first (this worker stops those tasks,
+committing what is done) and assigns them after, so a task never runs on two live workers at once.
+
+A reconcile loop compares what should run here (the config table and the assignment) with what
+runs, and starts, stops, restarts, pauses or resumes runners to match. Every worker sees every
+config change through the config table's changelog, so changes made on any worker take effect
+everywhere without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import traceback
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import TopicPartition
+
+from faust_connect.agents.runner import TaskRunner
+from faust_connect.agents.sink import SinkRunner
+from faust_connect.agents.source import SourceRunner
+from faust_connect.app.tables import ConnectorState, TaskStatus
+from faust_connect.connector import SinkConnector, SourceConnector, connectors
+
+if TYPE_CHECKING:
+    from faust_connect.app.base import App
+
+__all__ = ["Runtime", "placement_partition"]
+
+logger = logging.getLogger(__name__)
+
+#: How often the reconcile loop looks at the tables, at most.
+RECONCILE_SECONDS = 0.2
+_RUNNING_STATE = {"STARTED": "RUNNING", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
+
+UnitKey = tuple[str, int]  # (connector, task id)
+
+
+def placement_partition(connector: str, task: int | None, partitions: int) -> int:
+    """The placement partition of a connector (``task`` None) or one of its tasks."""
+    base = zlib.crc32(connector.encode())
+    return (base + (0 if task is None else task + 1)) % partitions
+
+
+class Runtime:
+    """Runs this worker's share of connectors and tasks; implements the runners' Services."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        settings = app.connect_settings
+        self.settings = settings
+        self.bootstrap_servers = settings.bootstrap_servers
+        self.worker_id = settings.worker_id
+        self.offset_flush_interval = settings.offset_flush_interval_ms / 1000
+        self.converter_defaults = settings.converter_defaults()
+        self.logger = logger
+        self.runners: dict[UnitKey, TaskRunner] = {}
+        self._generations: dict[UnitKey, tuple[int, int, int]] = {}
+        self._connector_units: set[str] = set()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._client: AIOKafkaClient | None = None
+        self._client_lock = asyncio.Lock()
+        self._topics_seen: set[str] = set()
+
+    # -- Services for runners ---------------------------------------------------------------
+
+    def client_options(self, kind: str, config: Mapping[str, str]) -> dict[str, Any]:
+        """aiokafka options from ``<kind>.*`` worker settings and ``<kind>.override.*`` keys."""
+        options: dict[str, Any] = {}
+        if kind == "producer":
+            options.update(acks="all", linger_ms=5, max_batch_size=256 * 1024)
+        raw = {**self.settings.prefixed(f"{kind}."), **_prefixed(config, f"{kind}.override.")}
+        for key, value in raw.items():
+            options[key.replace(".", "_")] = _number(value)
+        options.pop("group_id", None)
+        return options
+
+    def stored_offset(self, connector: str, partition: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A source partition's committed offset."""
+        return self.app.offsets.get(connector, partition)
+
+    def commit_offsets(self, connector: str, offsets: Mapping[bytes, Mapping[str, Any]]) -> None:
+        """Store source offsets."""
+        self.app.offsets.put(connector, offsets)
+
+    def report(
+        self, connector: str, task: int | None, state: str, trace: str, generation: int
+    ) -> None:
+        """Record a status in the status table."""
+        status = TaskStatus(state, self.worker_id, trace, generation)  # type: ignore[arg-type]
+        self.app.statuses.put(connector, task, status)
+
+    async def _metadata(self) -> AIOKafkaClient:
+        async with self._client_lock:
+            if self._client is None:
+                client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers)
+                await client.bootstrap()
+                self._client = client
+            return self._client
+
+    async def topic_partitions(
+        self, topics: Sequence[str], pattern: re.Pattern[str] | None
+    ) -> list[TopicPartition]:
+        """Every partition of ``topics`` (or the topics matching ``pattern``), freshly looked up."""
+        cluster = await (await self._metadata()).fetch_all_metadata()
+        names = (
+            [t for t in cluster.topics() if pattern.fullmatch(t)] if pattern is not None else topics
+        )
+        return sorted(
+            TopicPartition(topic, p)
+            for topic in names
+            for p in cluster.partitions_for_topic(topic) or ()
+        )
+
+    async def ensure_topic(self, topic: str, config: Mapping[str, str]) -> None:
+        """Create a topic a source writes to, if topic creation is on and it does not exist."""
+        if topic in self._topics_seen or not self.settings.topic_creation_enable:
+            return
+        if self._admin is None:
+            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+            await self._admin.start()
+        partitions = int(config.get("topic.creation.default.partitions", "1") or "1")
+        replicas = int(config.get("topic.creation.default.replication.factor", "-1") or "-1")
+        existing = set(await self._admin.list_topics())
+        if topic not in existing:
+            try:
+                await self._admin.create_topics(
+                    [NewTopic(topic, max(partitions, 1), replicas if replicas > 0 else 1)]
+                )
+            except TopicAlreadyExistsError:
+                pass
+        self._topics_seen.add(topic)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the reconcile loop (after table recovery)."""
+        self._loop_task = asyncio.create_task(self._reconcile_loop(), name="connect-runtime")
+
+    def wake(self) -> None:
+        """Reconcile soon (after a config change or a rebalance)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop every runner (committing what is done) and the loop."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+        async with self._lock:
+            await self._stop_units(list(self.runners), final=False)
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def on_revoked(self, partitions: set[int]) -> None:
+        """Placement partitions were taken away: stop their tasks before anyone else starts them."""
+        async with self._lock:
+            keys = [
+                key
+                for key in self.runners
+                if placement_partition(key[0], key[1], self._partitions) in partitions
+            ]
+            await self._stop_units(keys, final=False)
+            for name in list(self._connector_units):
+                if placement_partition(name, None, self._partitions) in partitions:
+                    self._connector_units.discard(name)
+        self.wake()
+
+    @property
+    def _partitions(self) -> int:
+        return self.settings.task_placement_partitions
+
+    def owned_partitions(self) -> set[int]:
+        """The placement partitions this worker holds now."""
+        topic = self.app.placement_topic_name
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            try:
+                async with self._lock:
+                    await self.reconcile()
+            except Exception:
+                logger.exception("reconcile failed; trying again")
+            try:
+                await asyncio.wait_for(self._wake.wait(), RECONCILE_SECONDS)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def reconcile(self) -> None:
+        """Make the runners here match the config table and this worker's partitions."""
+        owned = self.owned_partitions()
+        states = {state.name: state for state in self.app.configs.all()}
+        wanted: dict[UnitKey, ConnectorState] = {}
+        for name, state in states.items():
+            if placement_partition(name, None, self._partitions) in owned:
+                self._report_connector(state)
+            else:
+                self._connector_units.discard(name)
+            if state.target == "STOPPED":
+                continue
+            for task_id in range(len(state.tasks)):
+                if placement_partition(name, task_id, self._partitions) in owned:
+                    wanted[(name, task_id)] = state
+        gone = [key for key in self.runners if key not in wanted]
+        await self._stop_units(gone, final=True, states=states)
+        for key, state in wanted.items():
+            version = (state.generation, state.restart, state.task_restarts.get(key[1], 0))
+            runner = self.runners.get(key)
+            if runner is not None and self._generations.get(key) != version:
+                await self._stop_units([key], final=False)
+                runner = None
+            if runner is None:
+                self._start(key, state, version)
+            elif state.target == "PAUSED":
+                runner.pause()
+            else:
+                runner.resume()
+        for name in list(self._connector_units):
+            if name not in states:
+                self._connector_units.discard(name)
+                self.app.statuses.delete(name)
+
+    def _report_connector(self, state: ConnectorState) -> None:
+        self._connector_units.add(state.name)
+        current = self.app.statuses.get(state.name)
+        if (
+            current is not None
+            and current.state == "FAILED"
+            and current.generation == (state.generation + state.restart)
+        ):
+            return
+        self.report(
+            state.name, None, _RUNNING_STATE[state.target], "", state.generation + state.restart
+        )
+
+    def _start(self, key: UnitKey, state: ConnectorState, version: tuple[int, int, int]) -> None:
+        name, task_id = key
+        self._generations[key] = version
+        paused = state.target == "PAUSED"
+        try:
+            plugin = connectors.get(state.config["connector.class"])
+            chain = getattr(plugin, "chain", None)
+            common: dict[str, Any] = {
+                "generation": state.generation,
+                "paused": paused,
+                "chain": chain,
+            }
+            runner: TaskRunner
+            configs = (state.config, state.tasks[task_id])
+            if issubclass(plugin, SourceConnector):
+                runner = SourceRunner(
+                    self, name, task_id, *configs, task_class=plugin.task_class, **common
+                )
+            elif issubclass(plugin, SinkConnector):
+                runner = SinkRunner(
+                    self,
+                    name,
+                    task_id,
+                    *configs,
+                    task_class=plugin.task_class,
+                    task_count=len(state.tasks),
+                    **common,
+                )
+            else:  # refused at create; a plugin can change underneath by a code update
+                raise TypeError(f"{plugin!r} is neither a source nor a sink connector")
+        except Exception as exc:
+            trace = "".join(traceback.format_exception(exc))
+            self.report(name, task_id, "FAILED", trace, state.generation)
+            self._failed_placeholder(key)
+            return
+        self.runners[key] = runner
+        runner.start()
+
+    def _failed_placeholder(self, key: UnitKey) -> None:
+        # Nothing runs, but remember the version so the failure is not retried every loop.
+        self.runners[key] = _Failed(key)  # type: ignore[assignment]
+
+    async def _stop_units(
+        self,
+        keys: list[UnitKey],
+        *,
+        final: bool,
+        states: Mapping[str, ConnectorState] | None = None,
+    ) -> None:
+        timeout = self.settings.task_shutdown_graceful_timeout_ms / 1000
+        runners = [(key, self.runners.pop(key)) for key in keys if key in self.runners]
+        await asyncio.gather(*(runner.stop(timeout) for _, runner in runners))
+        for key, runner in runners:
+            self._generations.pop(key, None)
+            name, task_id = key
+            state = (states or {}).get(name)
+            if final and (
+                state is None or task_id >= len(state.tasks) or state.target == "STOPPED"
+            ):
+                self.app.statuses.delete(name, task_id)
+            elif runner.failed is None:
+                self.report(name, task_id, "UNASSIGNED", "", runner.generation)
+
+
+class _Failed:
+    """Stands in for a task that could not even be built (its status says why)."""
+
+    failed: BaseException | None = RuntimeError("the task could not be built")
+
+    def __init__(self, key: UnitKey) -> None:
+        self.key = key
+        self.generation = 0
+
+    async def stop(self, timeout: float) -> None:
+        return None
+
+    def pause(self) -> None:
+        return None
+
+    def resume(self) -> None:
+        return None
+
+
+def _prefixed(config: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+def _number(value: str) -> Any:
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value

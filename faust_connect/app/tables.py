@@ -1,0 +1,285 @@
+"""Connect state in Faust tables with changelog topics: configs, source offsets, statuses.
+
+Each table is a GlobalTable (every worker holds all of it and recovers it from the changelog at
+start) whose changelog topic is the Kafka Connect internal topic named by the worker settings.
+Keys and values are stored as raw bytes in Kafka Connect's formats where it has one:
+
+- offsets (``offset.storage.topic``): key ``["<connector>",{<source partition>}]``, value
+  ``{<source offset>}`` (JSON; a null value deletes), as Kafka Connect writes them;
+- statuses (``status.storage.topic``): keys ``status-connector-<n>`` / ``status-task-<n>-<i>``,
+  values ``{"state","trace","worker_id","generation"}``;
+- configs (``config.storage.topic``, one partition): key ``connector-<n>``, value one JSON
+  document with the connector's config, target state, task configs and restart counters, so a
+  connector's state changes in one write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+import faust
+import orjson
+
+from faust_connect.agents.offsets import offset_key, parse_offset_key
+from faust_connect.app.settings import WorkerSettings
+
+__all__ = [
+    "ConfigStore",
+    "ConnectorState",
+    "OffsetStore",
+    "StateTable",
+    "StatusStore",
+    "TaskStatus",
+]
+
+TargetState = Literal["STARTED", "PAUSED", "STOPPED"]
+State = Literal["UNASSIGNED", "RUNNING", "PAUSED", "STOPPED", "FAILED", "RESTARTING", "DESTROYED"]
+
+
+class StateTable(faust.GlobalTable):
+    """A GlobalTable whose changelog is a Kafka Connect internal topic named in the settings.
+
+    Faust's partition assignor finds a global table's changelog by the table's *default*
+    changelog name (``<app>-<table>-changelog``), even when a ``changelog_topic`` is given,
+    and stalls the group when that topic does not exist. The name is answered here instead.
+    """
+
+    def __init__(self, *args: Any, state_topic: str, **kwargs: Any) -> None:
+        self.state_topic = state_topic
+        super().__init__(*args, **kwargs)
+
+    def _changelog_topic_name(self) -> str:
+        return self.state_topic
+
+
+def _table(app: faust.App, name: str, topic: str, partitions: int, replicas: int) -> Any:
+    changelog = app.topic(
+        topic,
+        partitions=partitions,
+        replicas=max(replicas, 1),
+        compacting=True,
+        deleting=False,
+        internal=True,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    table = StateTable(
+        app,
+        name=name,
+        state_topic=topic,
+        beacon=app.tables.beacon,
+        partitions=partitions,
+        standby_buffer_size=1,  # apply changes from other workers as they come
+        is_global=True,
+        changelog_topic=changelog,
+        use_partitioner=True,
+        key_type=bytes,
+        value_type=bytes,
+        help=f"Kafka Connect state kept in {topic}",
+    )
+    return app.tables.add(table)
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+# -- configs ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectorState:
+    """Everything stored about one connector."""
+
+    name: str
+    config: dict[str, str]
+    target: TargetState = "STARTED"
+    #: Task configs; empty until the connector has been started (and when STOPPED).
+    tasks: tuple[dict[str, str], ...] = ()
+    #: Bumped on every config change: tasks of an older generation restart.
+    generation: int = 0
+    #: Bumped by a connector restart request.
+    restart: int = 0
+    #: Bumped per task by a task restart request (task id -> counter).
+    task_restarts: dict[int, int] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        """The stored form."""
+        return _json(
+            {
+                "properties": self.config,
+                "target": self.target,
+                "tasks": list(self.tasks),
+                "generation": self.generation,
+                "restart": self.restart,
+                "task_restarts": {str(k): v for k, v in self.task_restarts.items()},
+            }
+        )
+
+    @classmethod
+    def from_json(cls, name: str, data: bytes) -> ConnectorState:
+        """Read the stored form."""
+        doc = orjson.loads(data)
+        return cls(
+            name=name,
+            config=doc["properties"],
+            target=doc["target"],
+            tasks=tuple(doc["tasks"]),
+            generation=doc["generation"],
+            restart=doc.get("restart", 0),
+            task_restarts={int(k): v for k, v in doc.get("task_restarts", {}).items()},
+        )
+
+    def replace(self, **changes: Any) -> ConnectorState:
+        """A changed copy."""
+        return dataclasses.replace(self, **changes)
+
+
+class ConfigStore:
+    """Connector configs and target states."""
+
+    PREFIX = b"connector-"
+
+    def __init__(self, app: faust.App, settings: WorkerSettings) -> None:
+        self.table = _table(
+            app,
+            "connect-configs",
+            settings.topic("config"),
+            1,
+            settings.config_storage_replication_factor,
+        )
+
+    def get(self, name: str) -> ConnectorState | None:
+        """The connector's state, or None if there is no such connector."""
+        data = self.table.get(self.PREFIX + name.encode())
+        return None if data is None else ConnectorState.from_json(name, data)
+
+    def put(self, state: ConnectorState) -> None:
+        """Store (create or replace) a connector."""
+        self.table[self.PREFIX + state.name.encode()] = state.to_json()
+
+    def delete(self, name: str) -> None:
+        """Forget a connector (its offsets stay, as in Kafka Connect)."""
+        key = self.PREFIX + name.encode()
+        if key in self.table:
+            del self.table[key]
+
+    def names(self) -> list[str]:
+        """Every connector's name, sorted."""
+        n = len(self.PREFIX)
+        return sorted(k[n:].decode() for k in self.table.keys() if k.startswith(self.PREFIX))
+
+    def all(self) -> Iterator[ConnectorState]:
+        """Every connector's state."""
+        for name in self.names():
+            state = self.get(name)
+            if state is not None:
+                yield state
+
+
+# -- source offsets ---------------------------------------------------------------------------
+
+
+class OffsetStore:
+    """Source offsets keyed by connector and source partition."""
+
+    def __init__(self, app: faust.App, settings: WorkerSettings) -> None:
+        self.table = _table(
+            app,
+            "connect-offsets",
+            settings.topic("offset"),
+            settings.offset_storage_partitions,
+            settings.offset_storage_replication_factor,
+        )
+
+    def get(self, connector: str, partition: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The stored offset of one source partition, or None."""
+        data = self.table.get(offset_key(connector, partition))
+        return None if data is None else dict(orjson.loads(data))
+
+    def put(self, connector: str, offsets: Mapping[bytes, Mapping[str, Any] | None]) -> None:
+        """Store offsets by key (see :func:`offset_key`); a None offset deletes that partition."""
+        for key, offset in offsets.items():
+            if offset is None:
+                if key in self.table:
+                    del self.table[key]
+            else:
+                self.table[key] = _json(dict(offset))
+
+    def of(self, connector: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Every ``(source partition, offset)`` of a connector."""
+        out = []
+        for key, value in self.table.items():
+            name, partition = parse_offset_key(key)
+            if name == connector and value is not None:
+                out.append((partition, orjson.loads(value)))
+        return out
+
+
+# -- statuses ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskStatus:
+    """The status of a connector (``task`` is None) or of one of its tasks."""
+
+    state: State
+    worker_id: str
+    trace: str = ""
+    generation: int = 0
+
+    def to_json(self) -> bytes:
+        """Kafka Connect's status value."""
+        return _json(
+            {
+                "state": self.state,
+                "trace": self.trace or None,
+                "worker_id": self.worker_id,
+                "generation": self.generation,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> TaskStatus:
+        """Read Kafka Connect's status value."""
+        doc = orjson.loads(data)
+        return cls(doc["state"], doc["worker_id"], doc.get("trace") or "", doc.get("generation", 0))
+
+
+class StatusStore:
+    """Connector and task statuses, written by the worker that runs them."""
+
+    def __init__(self, app: faust.App, settings: WorkerSettings) -> None:
+        self.table = _table(
+            app,
+            "connect-status",
+            settings.topic("status"),
+            settings.status_storage_partitions,
+            settings.status_storage_replication_factor,
+        )
+
+    @staticmethod
+    def _key(connector: str, task: int | None) -> bytes:
+        if task is None:
+            return f"status-connector-{connector}".encode()
+        return f"status-task-{connector}-{task}".encode()
+
+    def get(self, connector: str, task: int | None = None) -> TaskStatus | None:
+        """The status of a connector, or of one of its tasks."""
+        data = self.table.get(self._key(connector, task))
+        return None if data is None else TaskStatus.from_json(data)
+
+    def put(self, connector: str, task: int | None, status: TaskStatus) -> None:
+        """Record a status (only when it changed, to keep the topic small)."""
+        key = self._key(connector, task)
+        data = status.to_json()
+        if self.table.get(key) != data:
+            self.table[key] = data
+
+    def delete(self, connector: str, task: int | None = None) -> None:
+        """Forget a status."""
+        key = self._key(connector, task)
+        if key in self.table:
+            del self.table[key]

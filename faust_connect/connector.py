@@ -1,0 +1,202 @@
+"""The connector author API, in Kafka Connect's shape.
+
+A *connector* declares its config keys, checks them, and splits the work into task configs; its
+*tasks* do the work. A source task polls records from the outside world; a sink task receives
+batches of records from Kafka and writes them out::
+
+    class LinesSource(SourceConnector):
+        class Config(PluginConfig):
+            file: str = Field(description="File to read.")
+            topic: str = Field(description="Topic to write to.")
+
+        task_class = LinesTask
+
+    class LinesTask(SourceTask):
+        async def start(self) -> None:
+            stored = self.context.offset({"file": self.config["file"]})
+            self.position = stored["position"] if stored else 0
+
+        async def poll(self) -> Sequence[SourceRecord]:
+            ...  # return records; an empty list means "nothing now"
+
+The runtime (``faust_connect.agents``) runs tasks as Faust timers and agents; nothing here
+depends on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal, Protocol
+
+from aiokafka.structs import TopicPartition
+
+from faust_connect.config import PluginConfig, config_issues, parse_config
+from faust_connect.exceptions import ConfigIssue
+from faust_connect.records import SinkRecord, SourceRecord
+from faust_connect.registry import Registry
+
+__all__ = [
+    "Connector",
+    "ConnectorType",
+    "SinkConnector",
+    "SinkTask",
+    "SinkTaskContext",
+    "SourceConnector",
+    "SourceTask",
+    "SourceTaskContext",
+    "TopicPartition",
+    "connectors",
+]
+
+ConnectorType = Literal["source", "sink"]
+
+
+class SourceTaskContext(Protocol):
+    """What a source task can ask of the runtime."""
+
+    connector: str
+    task_id: int
+    logger: logging.Logger
+
+    def offset(self, partition: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The last committed source offset of ``partition``, or None."""
+
+
+class SinkTaskContext(Protocol):
+    """What a sink task can ask of the runtime."""
+
+    connector: str
+    task_id: int
+    logger: logging.Logger
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        """The Kafka partitions this task consumes now."""
+
+    async def report(self, record: SinkRecord, error: BaseException) -> None:
+        """Report one record that cannot be written (the errant record reporter).
+
+        It goes to the dead letter queue (or fails the task, per ``errors.tolerance``);
+        the rest of the batch carries on.
+        """
+
+
+class _Task:
+    def __init__(self, config: Mapping[str, str], context: Any) -> None:
+        #: This task's config (string keys and values, as Kafka Connect passes them).
+        self.config = config
+        self.context = context
+
+    async def start(self) -> None:
+        """Called once before the first poll or put."""
+
+    async def stop(self) -> None:
+        """Called once at the end; release resources here."""
+
+
+class SourceTask(_Task):
+    """Reads from the outside world. Override :meth:`poll`."""
+
+    context: SourceTaskContext
+
+    @abstractmethod
+    async def poll(self) -> Sequence[SourceRecord]:
+        """The next records; an empty list when there is nothing now (the runtime backs off)."""
+
+    async def commit(self, records: Sequence[SourceRecord]) -> None:
+        """Called after the broker acknowledged ``records`` (Kafka's ``commitRecord``)."""
+
+
+class SinkTask(_Task):
+    """Writes to the outside world. Override :meth:`put`, and :meth:`flush` if you buffer."""
+
+    context: SinkTaskContext
+
+    @abstractmethod
+    async def put(self, records: Sequence[SinkRecord]) -> None:
+        """Write (or buffer) a batch. Raise RetriableError to have the same batch again later."""
+
+    async def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Make everything put so far durable; offsets are committed only after this returns."""
+
+    async def open(self, partitions: frozenset[TopicPartition]) -> None:
+        """Partitions were assigned to this task."""
+
+    async def close(self, partitions: frozenset[TopicPartition]) -> None:
+        """Partitions were taken away from this task (after a final flush)."""
+
+
+class Connector(ABC):
+    """A plugin that splits work into tasks. Subclass SourceConnector or SinkConnector."""
+
+    #: ``"source"`` or ``"sink"`` (Kafka Connect's ``type``).
+    kind: ClassVar[ConnectorType]
+    #: The connector's own config keys (the runtime handles the common ones).
+    Config: ClassVar[type[PluginConfig]] = PluginConfig
+    #: Reported by ``/connector-plugins``.
+    version: ClassVar[str] = "1.0.0"
+
+    def __init__(self, config: Mapping[str, str]) -> None:
+        #: The whole connector config, as given.
+        self.raw = dict(config)
+        #: The connector's own keys, parsed.
+        self.config: PluginConfig = parse_config(self.Config, own_keys(self.Config, config))
+
+    @classmethod
+    def validate(cls, config: Mapping[str, str]) -> list[ConfigIssue]:
+        """Problems with the connector's own keys (override to check more)."""
+        return config_issues(cls.Config, own_keys(cls.Config, config))
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """One config per task, at most ``max_tasks``. By default one task with the full config."""
+        return [dict(self.raw)]
+
+
+class SourceConnector(Connector):
+    """A connector whose tasks bring data into Kafka."""
+
+    kind = "source"
+    #: The task class.
+    task_class: ClassVar[type[SourceTask]]
+
+
+class SinkConnector(Connector):
+    """A connector whose tasks take data out of Kafka."""
+
+    kind = "sink"
+    #: The task class.
+    task_class: ClassVar[type[SinkTask]]
+
+
+def own_keys(model: type[PluginConfig], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of ``config`` that ``model`` declares (Kafka Connect ignores the rest)."""
+    known = {field.alias or name for name, field in model.model_fields.items()}
+    known |= set(model.model_fields)
+    return {k: v for k, v in config.items() if k in known}
+
+
+#: Connector plugins by name; Kafka Connect's class names of the built-ins are aliases.
+connectors: Registry[type[Connector]] = Registry(
+    "connector", entry_point_group="faust_connect.connectors"
+)
+
+_FILE = "org.apache.kafka.connect.file"
+for _name, _target, _aliases in [
+    (
+        "FileStreamSource",
+        "file:FileStreamSourceConnector",
+        (f"{_FILE}.FileStreamSourceConnector", "FileStreamSourceConnector"),
+    ),
+    (
+        "FileStreamSink",
+        "file:FileStreamSinkConnector",
+        (f"{_FILE}.FileStreamSinkConnector", "FileStreamSinkConnector"),
+    ),
+    (
+        "DatagenSource",
+        "datagen:DatagenConnector",
+        ("io.confluent.kafka.connect.datagen.DatagenConnector", "DatagenConnector", "datagen"),
+    ),
+]:
+    connectors.register(_name, f"faust_connect.agents.{_target}", aliases=_aliases)

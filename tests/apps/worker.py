@@ -1,0 +1,61 @@
+"""A worker app for tests: the default settings plus plugins that misbehave on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from faust_connect.app.base import App
+from faust_connect.connector import SinkConnector, SinkTask, SourceConnector, SourceTask, connectors
+from faust_connect.data import STRING
+from faust_connect.records import SinkRecord, SourceRecord
+
+app = App()
+
+
+class ExplodingSinkTask(SinkTask):
+    """Fails on a record whose value is "boom"."""
+
+    async def put(self, records: Sequence[SinkRecord]) -> None:
+        for record in records:
+            if record.value == "boom":
+                raise RuntimeError(f"boom at offset {record.offset}")
+
+
+class ExplodingSink(SinkConnector):
+    task_class = ExplodingSinkTask
+
+
+class CountingSourceTask(SourceTask):
+    """Counts from the stored offset; raises at ``fail.at`` if set."""
+
+    async def start(self) -> None:
+        stored = self.context.offset({"counter": self.config["name"]})
+        self.n = int(stored["n"]) if stored else 0
+        self.limit = int(self.config.get("count", "100"))
+        self.fail_at = int(self.config.get("fail.at", "-1"))
+
+    async def poll(self) -> Sequence[SourceRecord]:
+        if self.n == self.fail_at:
+            raise ValueError(f"source failed at {self.n}")
+        if self.n >= self.limit:
+            return []
+        batch = range(self.n, min(self.n + 50, self.limit))
+        self.n = batch[-1] + 1
+        return [
+            SourceRecord(
+                topic=self.config["topic"],
+                value=str(i),
+                value_schema=STRING,
+                source_partition={"counter": self.config["name"]},
+                source_offset={"n": i + 1},
+            )
+            for i in batch
+        ]
+
+
+class CountingSource(SourceConnector):
+    task_class = CountingSourceTask
+
+
+connectors.register("ExplodingSink", ExplodingSink)
+connectors.register("CountingSource", CountingSource)
