@@ -12,10 +12,16 @@ import asyncio
 import logging
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiokafka import AIOKafkaProducer
+
+from faust_connect.agents.errors import ErrorHandler, Raw
+from faust_connect.agents.metrics import TaskMetrics
 from faust_connect.codecs import Converter, converter_from_config
+from faust_connect.codecs.base import ConverterPrefix
+from faust_connect.records import ConnectRecord
 from faust_connect.transforms import Chain, chain_from_config
 
 if TYPE_CHECKING:
@@ -25,9 +31,14 @@ __all__ = ["TaskRunner"]
 
 logger = logging.getLogger(__name__)
 
+R = TypeVar("R", bound=ConnectRecord)
+
 
 class TaskRunner(ABC):
     """Runs one task; subclasses implement :meth:`run`."""
+
+    #: ``"source"`` or ``"sink"``.
+    kind: str
 
     def __init__(
         self,
@@ -56,14 +67,46 @@ class TaskRunner(ABC):
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.failed: BaseException | None = None
-        defaults = services.converter_defaults
-        self.key_converter: Converter = converter_from_config(config, "key.converter", defaults)
-        self.value_converter: Converter = converter_from_config(config, "value.converter", defaults)
-        self.header_converter: Converter = converter_from_config(
-            config, "header.converter", defaults
+        self.metrics = TaskMetrics(connector, task_id, self.kind)
+        self.errors = ErrorHandler(
+            self.config,
+            connector=connector,
+            task_id=task_id,
+            metrics=self.metrics,
+            logger=self.logger,
+            producer_factory=self.new_producer,
+            ensure_topic=services.ensure_topic,
         )
+        self.key_converter = self._converter("key.converter")
+        self.value_converter = self._converter("value.converter")
+        self.header_converter = self._converter("header.converter")
         configured = chain_from_config(config)
         self.chain: Chain = chain | configured if chain is not None else configured
+
+    def new_producer(self) -> AIOKafkaProducer:
+        """A producer with the worker's ``producer.*`` and the connector's overrides."""
+        return AIOKafkaProducer(
+            bootstrap_servers=self.services.bootstrap_servers,
+            **self.services.client_options("producer", self.config),
+        )
+
+    async def transform(
+        self, records: Sequence[R], raw_of: Callable[[R], Raw | None] | None = None
+    ) -> list[R]:
+        """``records`` through the transform chain; a record that fails goes to ``errors``."""
+        dropped: list[tuple[Any, Exception]] = []
+        survivors = self.chain.apply_batch(records, on_error=lambda r, e: dropped.append((r, e)))
+        for record, error in dropped:
+            raw = raw_of(record) if raw_of is not None else None
+            await self.errors.failed("TRANSFORMATION", error, raw=raw, record=record)
+        return survivors
+
+    def _converter(self, prefix: ConverterPrefix) -> Converter:
+        defaults = self.services.converter_defaults
+        source = self.config if self.config.get(prefix) else defaults
+        url = source.get(f"{prefix}.schema.registry.url", "")
+        registry = self.services.registry_client(url) if url else None
+        return converter_from_config(self.config, prefix, defaults, schema_registry=registry)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from aiokafka.structs import TopicPartition
 
+from faust_connect.codecs import SchemaRegistryClient
+
 __all__ = ["Services"]
 
 
@@ -48,6 +50,9 @@ class Services(Protocol):
         self, topics: Sequence[str], pattern: re.Pattern[str] | None
     ) -> list[TopicPartition]:
         """Every partition of ``topics`` (or of the topics matching ``pattern``), sorted."""
+
+    def registry_client(self, url: str) -> SchemaRegistryClient | None:
+        """The worker's own embedded registry when ``url`` names it; None for other registries."""
 
     async def ensure_topic(self, topic: str, config: Mapping[str, str]) -> None:
         """Create ``topic`` if it does not exist (source topic creation, DLQ topics)."""

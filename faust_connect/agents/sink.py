@@ -8,14 +8,18 @@ one paused or failed sink never stalls another, and a sink created at runtime on
 starts at once.
 
 The consumer loop converts and transforms each fetched batch and hands it to the task's Faust
-agent (over an in-memory channel); the agent calls ``put``, and every
-``offset.flush.interval.ms`` ``flush``; only then are the batch's offsets committed. Fetching the
-next batch overlaps with writing the previous one.
+agent (over an in-memory channel); the agent calls ``put`` (retrying a RetriableError with
+backoff), and every ``offset.flush.interval.ms`` ``flush``; only then, and once every
+dead-lettered record is acknowledged, are the batch's offsets committed. Fetching the next
+batch overlaps with writing the previous one. A record that fails conversion or a transform,
+or that ``put`` reports through the errant record reporter, is handled by ``errors.*``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import dataclasses
 import logging
 import re
 import time
@@ -26,17 +30,33 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from faust_connect.agents.errors import Raw, Stage, ToleranceExceeded
 from faust_connect.agents.runner import TaskRunner
+from faust_connect.codecs import CodecError, Converter
 from faust_connect.connector import SinkTask
 from faust_connect.records import EMPTY_HEADERS, Header, Headers, SinkRecord, TimestampType
 
-__all__ = ["SinkRunner"]
+__all__ = ["SinkRunner", "sink_group"]
 
 #: How often the partitions of the topics are looked up again (new topics, more partitions).
 REFRESH_SECONDS = 2.0
 #: Batches converted ahead of the one being written.
 CHANNEL_SIZE = 2
 _TIMESTAMP_TYPES: tuple[TimestampType, TimestampType] = ("CreateTime", "LogAppendTime")
+
+Messages = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+
+
+@dataclasses.dataclass
+class _Batch:
+    """One fetched batch on its way to ``put``."""
+
+    records: list[SinkRecord]
+    #: Next offset per partition once this batch is written.
+    positions: dict[TopicPartition, int]
+    #: The raw messages, for the dead letter queue.
+    messages: Messages
+    fetched_at: float
 
 
 class _Flush:
@@ -57,12 +77,13 @@ class _Context:
         return frozenset(self._runner.assigned)
 
     async def report(self, record: SinkRecord, error: BaseException) -> None:
-        # Until a dead letter queue is configured, an errant record fails the task.
-        raise error
+        await self._runner.report_errant(record, error)
 
 
 class SinkRunner(TaskRunner):
     """Runs one sink task."""
+
+    kind = "sink"
 
     def __init__(
         self, *args: Any, task_class: type[SinkTask], task_count: int, **kwargs: Any
@@ -76,12 +97,12 @@ class SinkRunner(TaskRunner):
         self.assigned: list[TopicPartition] = []
         self._written: dict[TopicPartition, int] = {}  # next offsets put but not yet committed
         self._agent_error: BaseException | None = None
-        self.consumed = 0
+        self._current: _Batch | None = None  # the batch being put (for the errant reporter)
 
     @property
     def group_id(self) -> str:
         """The consumer group holding this connector's progress."""
-        return self.config.get("consumer.override.group.id") or f"connect-{self.connector}"
+        return sink_group(self.connector, self.config)
 
     async def run(self) -> None:
         options = {
@@ -109,9 +130,11 @@ class SinkRunner(TaskRunner):
             final = _Flush()
             await channel.put(final)
             await final.done
+            self._raise_agent_error()
         finally:
             await agent.stop()
             app.agents.pop(name, None)
+            await self.errors.close()
             await task.close(frozenset(self.assigned))
             await task.stop()
             await consumer.stop()
@@ -135,10 +158,18 @@ class SinkRunner(TaskRunner):
             if not self.assigned:
                 await self.sleep(0.2)
                 continue
-            batches = await consumer.getmany(timeout_ms=200)
-            if batches:
-                records, positions = self._convert(batches)
-                await channel.put((self.chain.apply_batch(records), positions))
+            messages = await consumer.getmany(timeout_ms=200)
+            if messages:
+                batch, failure = await self._prepare_until_failure(messages)
+                self._update_lag(consumer, batch.positions)
+                await channel.put(batch)
+                if failure is not None:
+                    # Write and commit what came before the bad record, then fail: the
+                    # committed offset then points exactly at it.
+                    final = _Flush()
+                    await channel.put(final)
+                    await final.done
+                    raise failure
             if self._written and now - last_flush >= interval:
                 await channel.put(_Flush())
                 last_flush = now
@@ -162,18 +193,72 @@ class SinkRunner(TaskRunner):
             if added:
                 await task.open(added)
 
+    async def _prepare_until_failure(
+        self, messages: Messages
+    ) -> tuple[_Batch, ToleranceExceeded | None]:
+        """Prepare a batch; if a record fails with tolerance ``none``, the records before it.
+
+        Returns the batch and the failure to raise once that batch is written.
+        """
+        try:
+            return await self._prepare(messages), None
+        except ToleranceExceeded as failure:
+            raw = failure.raw
+            if raw is None or raw.offset is None or raw.partition is None:
+                raise
+            tp = TopicPartition(raw.topic, raw.partition)
+            before = [m for m in messages.get(tp, ()) if m.offset < raw.offset]
+            if not before:
+                return _Batch([], {}, {}, time.monotonic()), failure
+            batch, earlier = await self._prepare_until_failure({tp: before})
+            return batch, earlier or failure
+
+    async def _prepare(self, messages: Messages) -> _Batch:
+        """Convert and transform a fetched batch; failed records go to the error handler."""
+        fetched_at = time.monotonic()
+        records, positions, failures = self._convert(messages)
+        for message, stage, converter, error in failures:
+            raw = _raw(message)
+            if not isinstance(error, CodecError):  # a converter bug: still name the converter
+                error = CodecError(type(converter).__name__, repr(error))
+            placed = error.with_context(
+                topic=raw.topic, partition=raw.partition, offset=raw.offset, stage=stage
+            )
+            await self.errors.failed(stage, placed, raw=raw, plugin=type(converter).__name__)
+        batch = _Batch([], positions, messages, fetched_at)
+        batch.records = await self.transform(records, lambda r: self._raw_of(batch, r))
+        return batch
+
     def _convert(
-        self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
-    ) -> tuple[list[SinkRecord], dict[TopicPartition, int]]:
+        self, messages: Messages
+    ) -> tuple[
+        list[SinkRecord],
+        dict[TopicPartition, int],
+        list[tuple[ConsumerRecord[bytes, bytes], Stage, Converter, Exception]],
+    ]:
         to_key = self.key_converter.to_connect
         to_value = self.value_converter.to_connect
         records: list[SinkRecord] = []
         positions: dict[TopicPartition, int] = {}
-        for tp, messages in batches.items():
+        failures: list[tuple[ConsumerRecord[bytes, bytes], Stage, Converter, Exception]] = []
+        for tp, batch in messages.items():
             topic, partition = tp.topic, tp.partition
-            for m in messages:
-                key_schema, key = to_key(topic, m.key)
-                value_schema, value = to_value(topic, m.value)
+            for m in batch:
+                try:
+                    key_schema, key = to_key(topic, m.key)
+                except Exception as exc:
+                    failures.append((m, "KEY_CONVERTER", self.key_converter, exc))
+                    continue
+                try:
+                    value_schema, value = to_value(topic, m.value)
+                except Exception as exc:
+                    failures.append((m, "VALUE_CONVERTER", self.value_converter, exc))
+                    continue
+                try:
+                    headers = self._headers(topic, m.headers) if m.headers else EMPTY_HEADERS
+                except Exception as exc:
+                    failures.append((m, "HEADER_CONVERTER", self.header_converter, exc))
+                    continue
                 records.append(
                     SinkRecord(
                         topic=topic,
@@ -185,15 +270,26 @@ class SinkRunner(TaskRunner):
                         value_schema=value_schema,
                         timestamp=m.timestamp,
                         timestamp_type=_TIMESTAMP_TYPES[m.timestamp_type],
-                        headers=self._headers(topic, m.headers) if m.headers else EMPTY_HEADERS,
+                        headers=headers,
                         original_topic=topic,
                         original_partition=partition,
                         original_offset=m.offset,
                     )
                 )
-            positions[tp] = messages[-1].offset + 1
-        self.consumed += len(records)
-        return records, positions
+            positions[tp] = batch[-1].offset + 1
+        self.metrics.consumed += sum(len(b) for b in messages.values())
+        return records, positions, failures
+
+    def _update_lag(
+        self, consumer: AIOKafkaConsumer, positions: Mapping[TopicPartition, int]
+    ) -> None:
+        # The fetch response's high watermark is right even where a broker's ListOffsets is not.
+        lag = 0
+        for tp, position in positions.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(highwater - position, 0)
+        self.metrics.lag = lag
 
     def _headers(self, topic: str, raw: Sequence[tuple[str, bytes]]) -> Headers:
         convert = self.header_converter.to_connect_header
@@ -202,6 +298,19 @@ class SinkRunner(TaskRunner):
             schema, value = convert(topic, key, data)
             out.append(Header(key, value, schema))
         return Headers(out)
+
+    @staticmethod
+    def _raw_of(batch: _Batch, record: SinkRecord) -> Raw | None:
+        """The raw message a record came from (by its original topic, partition, offset)."""
+        messages = batch.messages.get(
+            TopicPartition(record.original_topic, record.original_partition)
+        )
+        if not messages:
+            return None
+        index = bisect.bisect_left(messages, record.original_offset, key=lambda m: m.offset)
+        if index < len(messages) and messages[index].offset == record.original_offset:
+            return _raw(messages[index])
+        return None
 
     # -- the agent ------------------------------------------------------------------------
 
@@ -215,18 +324,55 @@ class SinkRunner(TaskRunner):
                 await self._flush(task, consumer)
                 item.done.set_result(None)
                 return
-            records, positions = item
-            if records:
-                await task.put(records)
-            self._written.update(positions)
+            batch: _Batch = item
+            if batch.records:
+                self._current = batch
+                try:
+                    await self.errors.retry(
+                        "TASK_PUT",
+                        lambda: task.put(batch.records),
+                        forever_by_default=True,
+                        stopping=lambda: self.stopping,
+                    )
+                finally:
+                    self._current = None
+            self._written.update(batch.positions)
+            metrics = self.metrics
+            metrics.put += len(batch.records)
+            metrics.batches += 1
+            metrics.batch_seconds = time.monotonic() - batch.fetched_at
         except Exception as exc:
             self._agent_error = exc
             if isinstance(item, _Flush):
                 item.done.set_result(None)
+
+    async def report_errant(self, record: SinkRecord, error: BaseException) -> None:
+        """The errant record reporter: one bad record, without failing the batch."""
+        raw = self._raw_of(self._current, record) if self._current is not None else None
+        await self.errors.failed("TASK_PUT", error, raw=raw, record=record)
 
     async def _flush(self, task: SinkTask, consumer: AIOKafkaConsumer) -> None:
         if not self._written:
             return
         written, self._written = self._written, {}
         await task.flush(written)
+        await self.errors.flush()  # never commit past a record the DLQ has not acknowledged
         await consumer.commit(written)
+        self.metrics.committed_at = time.time()
+
+
+def sink_group(connector: str, config: Mapping[str, str]) -> str:
+    """The consumer group holding a sink connector's progress (Kafka Connect's name)."""
+    return config.get("consumer.override.group.id") or f"connect-{connector}"
+
+
+def _raw(message: ConsumerRecord[bytes, bytes]) -> Raw:
+    return Raw(
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        list(message.headers),
+        message.timestamp,
+    )

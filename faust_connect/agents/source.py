@@ -5,20 +5,29 @@ to the task's own producer without waiting; a second coroutine awaits the acks *
 and only then marks the batch's source offsets as done, so an offset is never stored ahead of a
 record the broker has not acknowledged (records a transform dropped count as done too). Done
 offsets are written to the offset table every ``offset.flush.interval.ms`` and at stop.
+
+Errors follow the connector's ``errors.*`` keys (see :mod:`faust_connect.agents.errors`): a
+RetriableError from ``poll`` is retried; a record that fails a transform, a converter or the
+produce is skipped (and dead-lettered, beyond Kafka Connect) with tolerance ``all``, or fails
+the task with ``none`` — its batch's offsets are then not stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from faust_connect.agents.errors import Stage
 from faust_connect.agents.offsets import offset_key
 from faust_connect.agents.runner import TaskRunner
+from faust_connect.codecs import CodecError, Converter
 from faust_connect.connector import SourceTask
 from faust_connect.records import SourceRecord
 
@@ -41,29 +50,46 @@ class _Context:
         return self._runner.services.stored_offset(self.connector, partition)
 
 
+class _Failed(Exception):
+    """A converter failed on one record (carries the stage and the converter)."""
+
+    def __init__(self, stage: Stage, converter: Converter, error: Exception) -> None:
+        super().__init__(stage)
+        self.stage = stage
+        self.converter = converter
+        self.error = error
+
+
+@dataclasses.dataclass
+class _InFlight:
+    """One poll's records between the producer and the offset table."""
+
+    futures: list[asyncio.Future[Any]]
+    #: The records handed to the producer, aligned with ``futures``.
+    sent: list[SourceRecord]
+    #: Every record the poll returned (their offsets are done once ``futures`` are).
+    polled: Sequence[SourceRecord]
+    polled_at: float
+
+
 class SourceRunner(TaskRunner):
     """Runs one source task."""
 
+    kind = "source"
     task_class: type[SourceTask]
 
     def __init__(self, *args: Any, task_class: type[SourceTask], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.task_class = task_class
-        self._in_flight: collections.deque[
-            tuple[list[asyncio.Future[Any]], Sequence[SourceRecord]]
-        ] = collections.deque()
+        self._in_flight: collections.deque[_InFlight] = collections.deque()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._acked = asyncio.Condition()
         self._done: dict[bytes, Mapping[str, Any]] = {}
         self._known_topics: set[str] = set()
-        self.produced = 0
 
     async def run(self) -> None:
         task = self.task_class(self.task_config, _Context(self))
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.services.bootstrap_servers,
-            **self.services.client_options("producer", self.config),
-        )
+        producer = self.new_producer()
         await task.start()
         await producer.start()
         poller = asyncio.create_task(self._poll(task, producer))
@@ -83,6 +109,7 @@ class SourceRunner(TaskRunner):
             await asyncio.gather(poller, acker, flusher, return_exceptions=True)
             self._commit()
             await producer.stop()
+            await self.errors.close()
             await task.stop()
 
     async def _poll(self, task: SourceTask, producer: AIOKafkaProducer) -> None:
@@ -91,43 +118,46 @@ class SourceRunner(TaskRunner):
             if self.paused:
                 await self.wait_resumed()
                 continue
-            records = await task.poll()
+            records = await self.errors.retry(
+                "TASK_POLL", task.poll, stopping=lambda: self.stopping
+            )
             if not records:
                 await self.sleep(idle)
                 idle = min(idle * 2, IDLE_MAX)
                 continue
             idle = IDLE_MIN
+            self.metrics.polled += len(records)
             await self._slots.acquire()
-            futures = await self._send(producer, self.chain.apply_batch(records))
-            self._in_flight.append((futures, records))
+            polled_at = time.monotonic()
+            sent, futures = await self._send(producer, await self.transform(records))
+            self._in_flight.append(_InFlight(futures, sent, records, polled_at))
             async with self._acked:
                 self._acked.notify_all()
 
     async def _send(
         self, producer: AIOKafkaProducer, records: Sequence[SourceRecord]
-    ) -> list[asyncio.Future[Any]]:
-        key_conv, value_conv, header_conv = (
-            self.key_converter,
-            self.value_converter,
-            self.header_converter,
-        )
-        futures = []
+    ) -> tuple[list[SourceRecord], list[asyncio.Future[Any]]]:
+        """Convert and hand records to the producer; returns the records sent and their acks."""
+        sent: list[SourceRecord] = []
+        futures: list[asyncio.Future[Any]] = []
         for record in records:
             topic = record.topic
             if topic not in self._known_topics:
                 await self.services.ensure_topic(topic, self.config)
                 self._known_topics.add(topic)
-            headers = record.headers
-            key = key_conv.from_connect(topic, record.key_schema, record.key, headers)
-            value = value_conv.from_connect(topic, record.value_schema, record.value, headers)
-            raw_headers = (
-                [
-                    (h.key, header_conv.from_connect_header(topic, h.key, h.schema, h.value) or b"")
-                    for h in headers
-                ]
-                if headers
-                else None
-            )
+            try:
+                key, value, headers = self._serialize(record)
+            except _Failed as failed:
+                error = failed.error
+                if not isinstance(error, CodecError):  # a converter bug: still name it
+                    error = CodecError(type(failed.converter).__name__, repr(error))
+                await self.errors.failed(
+                    failed.stage,
+                    error.with_context(topic=topic, stage=failed.stage),
+                    record=record,
+                    plugin=type(failed.converter).__name__,
+                )
+                continue
             futures.append(
                 await producer.send(
                     topic,
@@ -135,30 +165,61 @@ class SourceRunner(TaskRunner):
                     key=key,
                     partition=record.partition,
                     timestamp_ms=record.timestamp,
-                    headers=raw_headers,
+                    headers=headers,
                 )
             )
-        self.produced += len(futures)
-        return futures
+            sent.append(record)
+        return sent, futures
+
+    def _serialize(
+        self, record: SourceRecord
+    ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | None]:
+        topic, headers = record.topic, record.headers
+        try:
+            key = self.key_converter.from_connect(topic, record.key_schema, record.key, headers)
+        except Exception as exc:
+            raise _Failed("KEY_CONVERTER", self.key_converter, exc) from exc
+        try:
+            value = self.value_converter.from_connect(
+                topic, record.value_schema, record.value, headers
+            )
+        except Exception as exc:
+            raise _Failed("VALUE_CONVERTER", self.value_converter, exc) from exc
+        if not headers:
+            return key, value, None
+        convert = self.header_converter.from_connect_header
+        try:
+            raw = [(h.key, convert(topic, h.key, h.schema, h.value)) for h in headers]
+        except Exception as exc:
+            raise _Failed("HEADER_CONVERTER", self.header_converter, exc) from exc
+        return key, value, raw
 
     async def _ack_loop(self, task: SourceTask) -> None:
         while True:
             async with self._acked:
                 await self._acked.wait_for(lambda: bool(self._in_flight))
-            futures, records = self._in_flight[0]
+            batch = self._in_flight[0]
             try:
-                await asyncio.gather(*futures)  # a failed send raises here and fails the task
+                results = await asyncio.gather(*batch.futures, return_exceptions=True)
+                for record, result in zip(batch.sent, results, strict=True):
+                    if isinstance(result, BaseException):
+                        await self.errors.failed("KAFKA_PRODUCE", result, record=record)
+                await self.errors.flush()  # dead-lettered records first, then their offsets
             except BaseException:
                 async with self._acked:
                     self._acked.notify_all()  # wake a drain waiting for this batch
                 raise
             self._in_flight.popleft()
             self._slots.release()
-            for record in records:
+            metrics = self.metrics
+            metrics.produced += len(batch.futures)
+            metrics.batches += 1
+            metrics.batch_seconds = time.monotonic() - batch.polled_at
+            for record in batch.polled:
                 if record.source_partition:
                     key = offset_key(self.connector, record.source_partition)
                     self._done[key] = record.source_offset
-            await task.commit(records)
+            await task.commit(batch.polled)
             async with self._acked:
                 self._acked.notify_all()
 
@@ -176,3 +237,4 @@ class SourceRunner(TaskRunner):
         if self._done:
             done, self._done = self._done, {}
             self.services.commit_offsets(self.connector, done)
+            self.metrics.committed_at = time.time()

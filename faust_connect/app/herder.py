@@ -14,6 +14,13 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from faust_connect.agents.offsets import offset_key
+from faust_connect.app.sink_offsets import (
+    alter_sink_offsets,
+    reset_sink_offsets,
+    sink_group,
+    sink_offsets,
+)
 from faust_connect.app.tables import ConnectorState
 from faust_connect.codecs import converter_from_config
 from faust_connect.config import CommaList, PluginConfig, config_issues
@@ -139,11 +146,21 @@ class Herder:
             raise NotFound(f"Task {name}-{task} not found")
         return {"id": task, **self._status_entry(name, task)}
 
-    def offsets(self, name: str) -> dict[str, Any]:
-        """A source connector's offsets: ``{"offsets": [{"partition", "offset"}]}``."""
-        self.get(name)
+    async def offsets(self, name: str) -> dict[str, Any]:
+        """A connector's offsets: ``{"offsets": [{"partition", "offset"}]}``.
+
+        A source's come from the offset table; a sink's are its consumer group's commits.
+        """
+        state = self.get(name)
+        if self.type_of(state) == "sink":
+            group = sink_group(name, state.config)
+            return {"offsets": await sink_offsets(self._bootstrap, group)}
         pairs = self.app.offsets.of(name)
         return {"offsets": [{"partition": p, "offset": o} for p, o in pairs]}
+
+    @property
+    def _bootstrap(self) -> str:
+        return self.app.connect_settings.bootstrap_servers
 
     # -- validation -------------------------------------------------------------------------
 
@@ -316,22 +333,23 @@ class Herder:
         self.app.runtime.wake()
 
     async def alter_offsets(self, name: str, offsets: list[Mapping[str, Any]]) -> None:
-        """Set (or, with a null offset, remove) a stopped source connector's offsets."""
-        from faust_connect.agents.offsets import offset_key
-
+        """Set (or, with a null offset, remove) a stopped connector's offsets."""
         state = self._stopped(name)
         if not offsets:
             raise BadRequest("Offsets to alter must not be empty")
-        del state
+        if self.type_of(state) == "sink":
+            await alter_sink_offsets(self._bootstrap, sink_group(name, state.config), offsets)
+            return
         self.app.offsets.put(
             name, {offset_key(name, o["partition"]): o.get("offset") for o in offsets}
         )
 
     async def reset_offsets(self, name: str) -> None:
-        """Remove every stored offset of a stopped source connector."""
-        from faust_connect.agents.offsets import offset_key
-
-        self._stopped(name)
+        """Remove every stored offset of a stopped connector (a sink starts from the beginning)."""
+        state = self._stopped(name)
+        if self.type_of(state) == "sink":
+            await reset_sink_offsets(self._bootstrap, sink_group(name, state.config))
+            return
         pairs = self.app.offsets.of(name)
         self.app.offsets.put(name, {offset_key(name, p): None for p, _ in pairs})
 

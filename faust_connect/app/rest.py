@@ -238,7 +238,7 @@ class Offsets(ConnectView):
     """``GET`` / ``PATCH`` / ``DELETE /connectors/{name}/offsets`` (KIP-875)."""
 
     async def get(self, request: Request, name: str) -> Response:
-        return self.json(self.herder.offsets(name))
+        return self.json(await self.herder.offsets(name))
 
     async def patch(self, request: Request, name: str) -> Response:
         body = await self.body(request)

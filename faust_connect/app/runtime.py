@@ -31,6 +31,7 @@ from faust_connect.agents.runner import TaskRunner
 from faust_connect.agents.sink import SinkRunner
 from faust_connect.agents.source import SourceRunner
 from faust_connect.app.tables import ConnectorState, TaskStatus
+from faust_connect.codecs import SchemaRegistryClient
 from faust_connect.connector import SinkConnector, SourceConnector, connectors
 
 if TYPE_CHECKING:
@@ -104,6 +105,13 @@ class Runtime:
         status = TaskStatus(state, self.worker_id, trace, generation)  # type: ignore[arg-type]
         self.app.statuses.put(connector, task, status)
 
+    def registry_client(self, url: str) -> SchemaRegistryClient | None:
+        """The in-process registry when ``url`` is this worker's embedded one, else None.
+
+        With None the converter builds its own (cached) HTTP client from its options.
+        """
+        return None
+
     async def _metadata(self) -> AIOKafkaClient:
         async with self._client_lock:
             if self._client is None:
@@ -144,6 +152,14 @@ class Runtime:
             except TopicAlreadyExistsError:
                 pass
         self._topics_seen.add(topic)
+
+    def task_metrics(self) -> list[dict[str, Any]]:
+        """Counters and gauges of every task running on this worker."""
+        return [
+            runner.metrics.snapshot()
+            for runner in self.runners.values()
+            if isinstance(runner, TaskRunner)
+        ]
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+
+import orjson
 
 from faust_connect.app.base import App
-from faust_connect.connector import SinkConnector, SinkTask, SourceConnector, SourceTask, connectors
+from faust_connect.connector import (
+    SinkConnector,
+    SinkTask,
+    SourceConnector,
+    SourceTask,
+    TopicPartition,
+    connectors,
+)
 from faust_connect.data import STRING
+from faust_connect.exceptions import RetriableError
 from faust_connect.records import SinkRecord, SourceRecord
 
 app = App()
@@ -59,3 +70,46 @@ class CountingSource(SourceConnector):
 
 connectors.register("ExplodingSink", ExplodingSink)
 connectors.register("CountingSource", CountingSource)
+
+
+class RecordingSinkTask(SinkTask):
+    """Appends values as JSON lines; reports values with {"reject": true} as errant."""
+
+    async def start(self) -> None:
+        self.out = open(self.config["file"], "ab")  # closed in stop
+
+    async def put(self, records: Sequence[SinkRecord]) -> None:
+        for record in records:
+            if isinstance(record.value, dict) and record.value.get("reject"):
+                await self.context.report(record, ValueError(f"rejected offset {record.offset}"))
+                continue
+            self.out.write(orjson.dumps(record.value) + b"\n")
+
+    async def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self.out.flush()
+
+    async def stop(self) -> None:
+        self.out.close()
+
+
+class RecordingSink(SinkConnector):
+    task_class = RecordingSinkTask
+
+
+class FlakySinkTask(RecordingSinkTask):
+    """Raises RetriableError for the first ``fail.for.seconds`` after the first put."""
+
+    async def put(self, records: Sequence[SinkRecord]) -> None:
+        now = time.monotonic()
+        self.first = getattr(self, "first", now)
+        if now - self.first < float(self.config.get("fail.for.seconds", "3")):
+            raise RetriableError("the downstream system is busy", retry_after=0.2)
+        await super().put(records)
+
+
+class FlakySink(SinkConnector):
+    task_class = FlakySinkTask
+
+
+connectors.register("RecordingSink", RecordingSink)
+connectors.register("FlakySink", FlakySink)
