@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from faust_connect.agents.errors import Stage
 from faust_connect.agents.offsets import offset_key
@@ -35,6 +36,8 @@ __all__ = ["SourceRunner"]
 
 #: Batches handed to the producer but not yet acknowledged, at most.
 MAX_IN_FLIGHT = 16
+#: How long a record may wait for the broker to accept it (retriable errors).
+SEND_RETRY_SECONDS = 60.0
 #: How long to wait after an empty poll, growing to IDLE_MAX.
 IDLE_MIN, IDLE_MAX = 0.01, 0.5
 
@@ -158,18 +161,39 @@ class SourceRunner(TaskRunner):
                     plugin=type(failed.converter).__name__,
                 )
                 continue
-            futures.append(
-                await producer.send(
-                    topic,
+            futures.append(await self._enqueue(producer, record, key, value, headers))
+            sent.append(record)
+        return sent, futures
+
+    async def _enqueue(
+        self,
+        producer: AIOKafkaProducer,
+        record: SourceRecord,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes | None]] | None,
+    ) -> asyncio.Future[Any]:
+        """Hand one record to the producer, riding out retriable broker errors (a new
+        topic without a leader yet, a moved leader) for up to ``SEND_RETRY_SECONDS``."""
+        deadline = time.monotonic() + SEND_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                future: asyncio.Future[Any] = await producer.send(
+                    record.topic,
                     value,
                     key=key,
                     partition=record.partition,
                     timestamp_ms=record.timestamp,
                     headers=headers,
                 )
-            )
-            sent.append(record)
-        return sent, futures
+                return future
+            except KafkaError as exc:
+                if not exc.retriable or time.monotonic() > deadline:
+                    raise
+                self.metrics.retries += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def _serialize(
         self, record: SourceRecord

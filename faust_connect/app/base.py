@@ -9,7 +9,7 @@ from typing import Any
 import faust
 
 from faust_connect.agents.functions import function_sink, function_source
-from faust_connect.app import rest
+from faust_connect.app import rest, schema_registry
 from faust_connect.app.herder import Herder
 from faust_connect.app.runtime import Runtime
 from faust_connect.app.settings import WorkerSettings, load_settings
@@ -39,6 +39,7 @@ class App(faust.App):
 
     ``app.connectors`` manages connectors at runtime (create, pause, resume, restart, delete);
     ``app.configs``, ``app.offsets`` and ``app.statuses`` are the state tables.
+    ``app.schema_registry`` is the embedded schema registry, served under ``/schema-registry``.
     """
 
     connect_settings: WorkerSettings
@@ -59,6 +60,7 @@ class App(faust.App):
         self.configs = ConfigStore(self, connect)
         self.offsets = OffsetStore(self, connect)
         self.statuses = StatusStore(self, connect)
+        self.schema_registry = schema_registry.EmbeddedSchemaRegistry(self, connect)
         self.runtime = Runtime(self)
         self.connectors = Herder(self)
         self._declared: dict[str, dict[str, str]] = {}
@@ -178,6 +180,7 @@ def _serve_rest_api(app: App) -> None:
         (prefix, bp) for prefix, bp in manager._enabled if "production_index" not in str(bp)
     ]
     manager.add("", rest.blueprint)
+    manager.add(schema_registry.PREFIX, schema_registry.blueprint)
 
 
 async def _hold_placement(stream: Any) -> None:

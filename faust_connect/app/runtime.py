@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import traceback
 import zlib
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 from aiokafka.structs import TopicPartition
 
 from faust_connect.agents.runner import TaskRunner
@@ -108,9 +109,25 @@ class Runtime:
     def registry_client(self, url: str) -> SchemaRegistryClient | None:
         """The in-process registry when ``url`` is this worker's embedded one, else None.
 
-        With None the converter builds its own (cached) HTTP client from its options.
+        With None the converter builds its own (cached) HTTP client from its options. The
+        embedded one is used in process: an HTTP call to ourselves would block the event loop
+        that has to answer it.
         """
+        from faust_connect.app.schema_registry import is_embedded_url
+
+        if is_embedded_url(url, self.settings):
+            registry: SchemaRegistryClient = self.app.schema_registry
+            return registry
         return None
+
+    async def _admin_client(self) -> AIOKafkaAdminClient:
+        # Published only once started: tasks starting together must not use a half-started one.
+        async with self._client_lock:
+            if self._admin is None:
+                admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+                await admin.start()
+                self._admin = admin
+            return self._admin
 
     async def _metadata(self) -> AIOKafkaClient:
         async with self._client_lock:
@@ -138,20 +155,33 @@ class Runtime:
         """Create a topic a source writes to, if topic creation is on and it does not exist."""
         if topic in self._topics_seen or not self.settings.topic_creation_enable:
             return
-        if self._admin is None:
-            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-            await self._admin.start()
+        admin = await self._admin_client()
         partitions = int(config.get("topic.creation.default.partitions", "1") or "1")
         replicas = int(config.get("topic.creation.default.replication.factor", "-1") or "-1")
-        existing = set(await self._admin.list_topics())
+        existing = set(await admin.list_topics())
         if topic not in existing:
             try:
-                await self._admin.create_topics(
+                await admin.create_topics(
                     [NewTopic(topic, max(partitions, 1), replicas if replicas > 0 else 1)]
                 )
             except TopicAlreadyExistsError:
                 pass
+        await self._wait_for_leaders(topic)
         self._topics_seen.add(topic)
+
+    async def _wait_for_leaders(self, topic: str, timeout: float = 30.0) -> None:
+        """Return once every partition of ``topic`` has a leader (a new topic may not yet)."""
+        deadline = time.monotonic() + timeout
+        client = await self._metadata()
+        while True:
+            cluster = await client.fetch_all_metadata()
+            partitions = cluster.partitions_for_topic(topic) or set()
+            leaders = [cluster.leader_for_partition(TopicPartition(topic, p)) for p in partitions]
+            if partitions and all(leader is not None and leader >= 0 for leader in leaders):
+                return
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError(f"topic {topic!r} has no leader after {timeout:.0f}s")
+            await asyncio.sleep(0.1)
 
     def task_metrics(self) -> list[dict[str, Any]]:
         """Counters and gauges of every task running on this worker."""

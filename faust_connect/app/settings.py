@@ -85,6 +85,9 @@ class WorkerSettings(BaseModel):
     status_storage_topic: str = Field(
         "", description="Topic of connector and task statuses (default: <group.id>-status)."
     )
+    schema_registry_topic: str = Field(
+        "", description="Topic of the embedded schema registry (default: <group.id>-schemas)."
+    )
     config_storage_replication_factor: ReplicationFactor = Field(
         1, description="Replication factor of the config topic (-1: the broker's default)."
     )

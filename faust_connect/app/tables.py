@@ -16,7 +16,7 @@ Keys and values are stored as raw bytes in Kafka Connect's formats where it has 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 import faust
@@ -48,10 +48,39 @@ class StateTable(faust.GlobalTable):
 
     def __init__(self, *args: Any, state_topic: str, **kwargs: Any) -> None:
         self.state_topic = state_topic
+        #: This worker's writes not yet seen back on the changelog (None: a delete).
+        self._pending: dict[bytes, bytes | None] = {}
         super().__init__(*args, **kwargs)
 
     def _changelog_topic_name(self) -> str:
         return self.state_topic
+
+    # Read your own writes. A global table keeps consuming its changelog, including the echoes
+    # of this worker's earlier writes; applied after a newer local write, an echo would bring an
+    # old value back for a moment. So a key written here ignores the changelog until its own
+    # latest write comes back; from then on the changelog (other workers' later writes) rules.
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        self._pending[key] = value
+        super().on_key_set(key, value)
+
+    def on_key_del(self, key: Any) -> None:
+        self._pending[key] = None
+        super().on_key_del(key)
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        pending = self._pending
+        if pending:
+            fresh = []
+            for event in batch:
+                key = event.message.key
+                if key in pending:
+                    if pending[key] == event.message.value:
+                        del pending[key]  # our latest write is back: the log is current
+                    continue
+                fresh.append(event)
+            batch = fresh
+        super().apply_changelog_batch(batch)
 
 
 def _table(app: faust.App, name: str, topic: str, partitions: int, replicas: int) -> Any:
@@ -71,7 +100,11 @@ def _table(app: faust.App, name: str, topic: str, partitions: int, replicas: int
         state_topic=topic,
         beacon=app.tables.beacon,
         partitions=partitions,
-        standby_buffer_size=1,  # apply changes from other workers as they come
+        # Apply changes from other workers as they come. With a larger recovery buffer Faust
+        # stops reading a global table's changelog after recovery (its GlobalTable warning),
+        # and other workers' writes would only show after the next rebalance.
+        recovery_buffer_size=1,
+        standby_buffer_size=1,
         is_global=True,
         changelog_topic=changelog,
         use_partitioner=True,

@@ -97,7 +97,8 @@ class SchemaRegistry:
         compatibility: CompatibilityLevel = "BACKWARD",
     ) -> None:
         self.store: MutableMapping[str, Any] = {} if store is None else store
-        self.store.setdefault("config", compatibility)
+        #: The global level until one is set (not written: the store may not be loaded yet).
+        self.default_compatibility: str = compatibility
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -144,7 +145,7 @@ class SchemaRegistry:
         """The level for ``subject`` (its own, else the global one)."""
         if subject is not None and f"config/{subject}" in self.store:
             return str(self.store[f"config/{subject}"])
-        return str(self.store["config"])
+        return str(self.store.get("config", self.default_compatibility))
 
     def check_compatibility(self, subject: str, schema: str, version: object = "latest") -> bool:
         """Whether ``schema`` could be registered under ``subject`` (Confluent's is_compatible)."""
@@ -191,13 +192,21 @@ class SchemaRegistry:
                 f'"{subject}", details: {"; ".join(problems)}',
             )
         if known is None:
-            known = int(self.store.get("next-id", 1))
-            self.store["next-id"] = known + 1
+            known = self._new_id(text)
             self.store[f"schema/{known}"] = text
             self.store[f"id/{text}"] = known
         number = versions[-1][0] + 1 if versions else 1
         self.store[f"subject/{subject}"] = [*map(list, versions), [number, known]]
         return int(known)
+
+    def _new_id(self, text: str) -> int:
+        """The id of a schema seen for the first time: the next in sequence.
+
+        A registry written by several processes at once overrides this (ids from the text).
+        """
+        known = int(self.store.get("next-id", 1))
+        self.store["next-id"] = known + 1
+        return known
 
     def set_compatibility(self, level: str, subject: str | None = None) -> str:
         """Set the global level or a subject's; 42203 for an unknown level."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 
 import orjson
@@ -44,13 +47,17 @@ class CountingSourceTask(SourceTask):
         self.n = int(stored["n"]) if stored else 0
         self.limit = int(self.config.get("count", "100"))
         self.fail_at = int(self.config.get("fail.at", "-1"))
+        self.delay = int(self.config.get("poll.delay.ms", "0")) / 1000
+        self.batch = int(self.config.get("batch.size", "50"))
 
     async def poll(self) -> Sequence[SourceRecord]:
         if self.n == self.fail_at:
             raise ValueError(f"source failed at {self.n}")
         if self.n >= self.limit:
             return []
-        batch = range(self.n, min(self.n + 50, self.limit))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        batch = range(self.n, min(self.n + self.batch, self.limit))
         self.n = batch[-1] + 1
         return [
             SourceRecord(
@@ -113,3 +120,29 @@ class FlakySink(SinkConnector):
 
 connectors.register("RecordingSink", RecordingSink)
 connectors.register("FlakySink", FlakySink)
+
+
+class StampSourceTask(SourceTask):
+    """Every ``interval.ms`` emits {"task", "inst", "seq", "t"}: which run of a task ran when."""
+
+    async def start(self) -> None:
+        self.inst = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.task = int(self.config["task.id"])
+        self.interval = int(self.config.get("interval.ms", "100")) / 1000
+        self.seq = 0
+
+    async def poll(self) -> Sequence[SourceRecord]:
+        await asyncio.sleep(self.interval)
+        self.seq += 1
+        value = {"task": self.task, "inst": self.inst, "seq": self.seq, "t": time.time()}
+        return [SourceRecord(topic=self.config["topic"], value=value)]
+
+
+class StampSource(SourceConnector):
+    task_class = StampSourceTask
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        return [{**self.raw, "task.id": str(i)} for i in range(max_tasks)]
+
+
+connectors.register("StampSource", StampSource)

@@ -1,0 +1,164 @@
+"""Several workers of one Connect cluster on Tansu (the broker whose consumer groups work).
+
+Scaling via partitions: tasks spread over the workers, move when workers come and go, never run
+twice at once; a kill -9 loses no record. Group timeouts are shortened so rebalances are quick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.conftest import Broker
+from tests.kafka import consume
+from tests.rest import Rest
+from tests.workers import Worker, WorkerFactory, wait_until
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+SESSION_MS = 6000
+FAST_GROUP = {
+    "CONNECT_SESSION_TIMEOUT_MS": str(SESSION_MS),
+    "CONNECT_HEARTBEAT_INTERVAL_MS": "1000",
+    "CONNECT_REBALANCE_TIMEOUT_MS": "6000",
+}
+PLAIN = {
+    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "value.converter.schemas.enable": "false",
+}
+
+
+def _uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def _start(workers: WorkerFactory, tansu: Broker, group: str) -> Worker:
+    return workers.start(
+        "tests.apps.worker", bootstrap=tansu.bootstrap, group_id=group, env=FAST_GROUP
+    )
+
+
+def _owners(rest: Rest, name: str, tasks: int) -> dict[int, str] | None:
+    """task id -> worker id, when every task is RUNNING; else None."""
+    status, body = rest.call("GET", f"/connectors/{name}/status")
+    if status != 200 or len(body["tasks"]) != tasks:
+        return None
+    if any(t["state"] != "RUNNING" for t in body["tasks"]):
+        return None
+    return {t["id"]: t["worker_id"] for t in body["tasks"]}
+
+
+def _check_ownership(records: list[dict[str, Any]]) -> dict[int, float]:
+    """No task ran in two places at once; returns each task's longest gap in seconds."""
+    by_task: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
+    for r in records:
+        by_task[r["task"]].append(r)
+    gaps = {}
+    for task, stamps in by_task.items():
+        stamps.sort(key=lambda r: r["t"])
+        spans: dict[str, tuple[float, float]] = {}
+        for r in stamps:
+            first, _ = spans.get(r["inst"], (r["t"], r["t"]))
+            spans[r["inst"]] = (first, r["t"])
+        ordered = sorted(spans.values())
+        for (_, end), (start, _) in itertools.pairwise(ordered):
+            assert end <= start, f"task {task} ran twice at once: {ordered}"
+        gaps[task] = max(b["t"] - a["t"] for a, b in itertools.pairwise(stamps))
+    return gaps
+
+
+def test_tasks_spread_over_workers_and_move_without_running_twice(
+    tansu: Broker, workers: WorkerFactory
+) -> None:
+    group, topic, tasks = f"cluster-{_uid()}", f"stamps-{_uid()}", 6
+    w1, w2 = _start(workers, tansu, group), _start(workers, tansu, group)
+    w1.rest.create(
+        "stamps",
+        {"connector.class": "StampSource", "tasks.max": str(tasks), "topic": topic, **PLAIN},
+    )
+    # any worker answers for the whole cluster
+    owners = wait_until(
+        lambda: (o := _owners(w2.rest, "stamps", tasks)) and len(set(o.values())) == 2 and o,
+        timeout=90,
+        what="6 tasks running on both workers",
+    )
+    assert set(owners.values()) == {f"127.0.0.1:{w1.port}", f"127.0.0.1:{w2.port}"}
+
+    w3 = _start(workers, tansu, group)
+    wait_until(
+        lambda: (o := _owners(w1.rest, "stamps", tasks)) and f"127.0.0.1:{w3.port}" in o.values(),
+        timeout=90,
+        what="the third worker to take some tasks",
+    )
+    assert w2.stop() == 0  # graceful: leaves the group, its tasks move
+    wait_until(
+        lambda: (
+            (o := _owners(w1.rest, "stamps", tasks)) and f"127.0.0.1:{w2.port}" not in o.values()
+        ),
+        timeout=90,
+        what="the stopped worker's tasks to move",
+    )
+    w3.kill()  # kill -9: its tasks move after the session timeout
+    wait_until(
+        lambda: (
+            (o := _owners(w1.rest, "stamps", tasks)) and set(o.values()) == {f"127.0.0.1:{w1.port}"}
+        ),
+        timeout=120,
+        what="the killed worker's tasks to move to the survivor",
+    )
+    assert w1.rest.call("DELETE", "/connectors/stamps")[0] == 204
+
+    end = asyncio.run(consume(tansu.bootstrap, topic, 10**9, timeout=10))
+    records = [orjson.loads(r.value) for r in end]
+    assert {r["task"] for r in records} == set(range(tasks))
+    gaps = _check_ownership(records)
+    print(f"longest gap without an owner per task (s): {gaps}")
+    # a killed worker's tasks wait for the session timeout, then one rebalance (Tansu: ~3 s)
+    assert max(gaps.values()) < SESSION_MS / 1000 + 6
+
+
+def test_kill_9_mid_stream_loses_no_record(
+    tansu: Broker, workers: WorkerFactory, tmp_path: Path
+) -> None:
+    group, topic, out = f"kill-{_uid()}", f"numbers-{_uid()}", tmp_path / "out.txt"
+    total = 20_000
+    worker = _start(workers, tansu, group)
+    worker.rest.create(
+        "numbers",
+        {
+            "connector.class": "CountingSource",
+            "topic": topic,
+            "count": str(total),
+            "poll.delay.ms": "20",
+            "batch.size": "50",
+            **PLAIN,
+        },
+    )
+    worker.rest.create(
+        "numbers-out",
+        {"connector.class": "FileStreamSink", "topics": topic, "file": str(out), **PLAIN},
+    )
+
+    def lines() -> list[str]:
+        return out.read_text().splitlines() if out.exists() else []
+
+    wait_until(lambda: len(lines()) >= 4000, timeout=60, what="the stream to be under way")
+    worker.kill()
+    assert len(lines()) < total, "the kill must land mid-stream"
+    _start(workers, tansu, group)
+    wait_until(
+        lambda: {int(x) for x in lines()} >= set(range(total)),
+        timeout=180,
+        what="every number after the restart",
+    )
+    written = [int(x) for x in lines()]
+    duplicates = len(written) - len(set(written))
+    print(f"kill -9: {total} numbers, {len(written)} lines written, {duplicates} duplicates")
