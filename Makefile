@@ -20,8 +20,13 @@ run: $(STAMP)
 broker: $(STAMP)
 	$(PY) -m faust_connect.app.embedded broker
 
+## Headless Chromium (Debian's packages) for the dashboard's browser tests; CI runs as root.
+/usr/bin/chromium:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+
 ## Install everything and run the whole test suite (what CI runs).
-test: $(STAMP)
+test: $(STAMP) /usr/bin/chromium
 	$(PY) -m ruff check faust_connect tests
 	$(PY) -m mypy
 	$(PY) -m pytest

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 
-from faust_connect.agents.errors import ErrorHandler, Raw
+from faust_connect.agents.errors import ErrorHandler, Raw, ToleranceExceeded
 from faust_connect.agents.metrics import TaskMetrics
 from faust_connect.codecs import Converter, converter_from_config
 from faust_connect.codecs.base import ConverterPrefix
@@ -136,6 +136,8 @@ class TaskRunner(ABC):
     def fail(self, exc: BaseException) -> None:
         """Mark the task FAILED with the exception's trace."""
         self.failed = exc
+        if not isinstance(exc, ToleranceExceeded):  # those were counted as the record failed
+            self.metrics.errors += 1
         trace = "".join(traceback.format_exception(exc))
         self.logger.error("task %s-%d failed: %r", self.connector, self.task_id, exc)
         self._report("FAILED", trace)

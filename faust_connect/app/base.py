@@ -181,6 +181,13 @@ def _serve_rest_api(app: App) -> None:
     ]
     manager.add("", rest.blueprint)
     manager.add(schema_registry.PREFIX, schema_registry.blueprint)
+    # the dashboard (/ui), /metrics and /metrics.json; optional authentication of everything
+    from faust_connect.app import dashboard, metrics
+    from faust_connect.app.auth import auth_options, install_auth
+
+    manager.add("", metrics.blueprint)
+    manager.add("", dashboard.blueprint)
+    install_auth(app, **auth_options(app.connect_settings))  # no-op without users or tokens
 
 
 async def _hold_placement(stream: Any) -> None:

@@ -13,8 +13,9 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
+from faust_connect.app import plugins
 from faust_connect.app.herder import Herder, InitialState
-from faust_connect.connector import SinkConnector, SourceConnector, connectors
+from faust_connect.connector import connectors
 from faust_connect.exceptions import BadRequest, ConfigError, ConnectError, NotFound
 
 __all__ = ["blueprint", "error_body"]
@@ -256,62 +257,41 @@ class Offsets(ConnectView):
 
 @blueprint.route("/connector-plugins", name="plugins")
 class Plugins(ConnectView):
-    """``GET /connector-plugins?connectorsOnly=``."""
+    """``GET /connector-plugins?connectorsOnly=`` (Kafka's default: connectors only)."""
 
     async def get(self, request: Request) -> Response:
-        out = []
-        for name, plugin in connectors:
-            if not issubclass(plugin, (SourceConnector, SinkConnector)):
-                continue
-            aliases = [a for a in connectors.aliases_of(name) if "." in a]
-            out.append(
-                {
-                    "class": aliases[0] if aliases else name,
-                    "type": plugin.kind,
-                    "version": plugin.version,
-                }
-            )
-        return self.json(out)
+        only = str(request.query.get("connectorsOnly", "true")).lower() != "false"
+        return self.json(plugins.list_plugins(connectors_only=only))
+
+
+@blueprint.route("/connector-plugins/{plugin}/config", name="plugin-config")
+class PluginConfigView(ConnectView):
+    """``GET /connector-plugins/{plugin}/config``: the plugin's ConfigKeyInfo list."""
+
+    async def get(self, request: Request, plugin: str) -> Response:
+        return self.json(plugins.definitions_for(plugin))
 
 
 @blueprint.route("/connector-plugins/{plugin}/config/validate", name="validate")
 class Validate(ConnectView):
-    """``PUT /connector-plugins/{plugin}/config/validate``: 200 with per-key errors."""
+    """``PUT /connector-plugins/{plugin}/config/validate``: ConfigInfos, 200 even with errors."""
 
     async def put(self, request: Request, plugin: str) -> Response:
         config = await self.body(request)
         if not isinstance(config, dict):
             raise BadRequest("The connector config must be a JSON object")
-        named = str(config.get("connector.class", ""))
+        kind, found = plugins.find_plugin(plugin)
+        if kind not in ("source", "sink"):
+            raise BadRequest(f"{plugin} is a {kind}, not a connector")
+        named = str(config.get("connector.class", "") or "")
         if named and not _names_plugin(named, plugin):
             raise BadRequest(
-                f"Connector class in config ({named}) does not match the plugin in the URL ({plugin})"
+                f"Included connector type {named} does not match request type {plugin}"
             )
+        config = {str(k): "" if v is None else str(v) for k, v in config.items()}
+        config.setdefault("connector.class", plugin)
         issues = self.herder.validate(config)
-        errors: dict[str, list[str]] = {}
-        for issue in issues:
-            errors.setdefault(issue.key, []).append(issue.message)
-        keys = list(dict.fromkeys([*config, *errors]))
-        return self.json(
-            {
-                "name": named or plugin,
-                "error_count": len(issues),
-                "groups": ["Common"],
-                "configs": [
-                    {
-                        "definition": {"name": key},
-                        "value": {
-                            "name": key,
-                            "value": config.get(key),
-                            "recommended_values": [],
-                            "errors": errors.get(key, []),
-                            "visible": True,
-                        },
-                    }
-                    for key in keys
-                ],
-            }
-        )
+        return self.json(plugins.validation_result(found, config, issues))
 
 
 def _names_plugin(named: str, plugin: str) -> bool:

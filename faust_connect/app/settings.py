@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from faust_connect.exceptions import ConfigIssue, WorkerConfigError
 
@@ -143,6 +143,14 @@ class WorkerSettings(BaseModel):
         description="Partitions of the placement topic (<group.id>-tasks); connectors and tasks "
         "are spread over the workers by these partitions.",
     )
+    rest_auth_basic_users: SecretStr = Field(
+        SecretStr(""),
+        description="Users allowed to use the REST API and dashboard, as user:password,... "
+        "(empty: no authentication).",
+    )
+    rest_auth_bearer_tokens: SecretStr = Field(
+        SecretStr(""), description="Bearer tokens allowed to use the REST API and dashboard."
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Protocol to reach the brokers."
     )
@@ -231,6 +239,8 @@ class WorkerSettings(BaseModel):
         for name, value in self.model_dump(by_alias=True).items():
             if name == "options":
                 out.update(value)
+            elif isinstance(value, SecretStr):
+                out[name] = value.get_secret_value()
             elif isinstance(value, bool):
                 out[name] = str(value).lower()
             else:
