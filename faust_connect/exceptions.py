@@ -11,6 +11,7 @@
     │   └── TransformError            a transform or predicate failed (stage TRANSFORMATION)
     ├── RetriableError                try the same work again later (``retry_after`` seconds)
     ├── BadRequest (ValueError)       a request that cannot be carried out as asked (HTTP 400)
+    ├── Forbidden                     a request the settings do not allow (HTTP 403)
     ├── NotFound (LookupError)        an unknown connector or task (HTTP 404)
     └── Conflict                      the request clashes with the current state (HTTP 409)
 """
@@ -28,6 +29,7 @@ __all__ = [
     "ConnectError",
     "ConversionError",
     "DataError",
+    "Forbidden",
     "NotFound",
     "PluginNotFound",
     "RetriableError",
@@ -109,6 +111,12 @@ class BadRequest(ConnectError, ValueError):
     """A request that cannot be carried out as asked."""
 
     http_status = 400
+
+
+class Forbidden(ConnectError):
+    """A request the worker's settings do not allow."""
+
+    http_status = 403
 
 
 class NotFound(ConnectError, LookupError):

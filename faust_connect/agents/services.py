@@ -54,5 +54,8 @@ class Services(Protocol):
     def registry_client(self, url: str) -> SchemaRegistryClient | None:
         """The worker's own embedded registry when ``url`` names it; None for other registries."""
 
+    def track_topic(self, connector: str, task: int, topic: str) -> None:
+        """Record that a connector uses ``topic`` (``GET /connectors/{name}/topics``)."""
+
     async def ensure_topic(self, topic: str, config: Mapping[str, str]) -> None:
         """Create ``topic`` if it does not exist (source topic creation, DLQ topics)."""

@@ -190,6 +190,8 @@ class SinkRunner(TaskRunner):
             added = frozenset(mine) - frozenset(self.assigned)
             consumer.assign(mine)
             self.assigned = mine
+            for topic in sorted({tp.topic for tp in added}):
+                self.services.track_topic(self.connector, self.task_id, topic)
             if added:
                 await task.open(added)
 

@@ -148,6 +148,7 @@ class SourceRunner(TaskRunner):
             if topic not in self._known_topics:
                 await self.services.ensure_topic(topic, self.config)
                 self._known_topics.add(topic)
+                self.services.track_topic(self.connector, self.task_id, topic)
             try:
                 key, value, headers = self._serialize(record)
             except _Failed as failed:

@@ -30,6 +30,7 @@ from faust_connect.exceptions import (
     ConfigError,
     ConfigIssue,
     Conflict,
+    Forbidden,
     NotFound,
     PluginNotFound,
 )
@@ -162,6 +163,22 @@ class Herder:
     def _bootstrap(self) -> str:
         return self.app.connect_settings.bootstrap_servers
 
+    def topics(self, name: str) -> dict[str, Any]:
+        """``{"<name>": {"topics": [...]}}``: the topics the connector has used."""
+        self.get(name)
+        self._tracking()
+        return {name: {"topics": self.app.statuses.topics(name)}}
+
+    async def reset_topics(self, name: str) -> None:
+        """Forget the topics the connector has used."""
+        self.get(name)
+        self._tracking()
+        self.app.statuses.reset_topics(name)
+
+    def _tracking(self) -> None:
+        if not self.app.connect_settings.topic_tracking_enable:
+            raise Forbidden("Topic tracking is disabled.")
+
     # -- validation -------------------------------------------------------------------------
 
     def validate(self, config: Mapping[str, str]) -> list[ConfigIssue]:
@@ -257,6 +274,7 @@ class Herder:
         async with self._lock:
             self.get(name)
             self.app.configs.delete(name)
+            self.app.statuses.reset_topics(name)
         self.app.runtime.wake()
 
     async def _set_target(self, name: str, target: Literal["STARTED", "PAUSED", "STOPPED"]) -> None:

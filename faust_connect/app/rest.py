@@ -15,6 +15,7 @@ from faust.web import Request, Response, View
 
 from faust_connect.app import plugins
 from faust_connect.app.herder import Herder, InitialState
+from faust_connect.app.leader import forward_to_leader
 from faust_connect.connector import connectors
 from faust_connect.exceptions import BadRequest, ConfigError, ConnectError, NotFound
 
@@ -33,6 +34,11 @@ class ConnectView(View):
 
     async def dispatch(self, request: Any) -> Any:
         try:
+            if request.method != "GET" and request.path.startswith("/connectors"):
+                answer = await forward_to_leader(self.app, request)  # type: ignore[arg-type]
+                if answer is not None:
+                    status, body, content_type = answer
+                    return self.bytes(body, status=status, content_type=content_type)
             return await super().dispatch(request)
         except ConfigError as exc:
             return self.json(error_body(400, _invalid_message(exc)), status=400)
@@ -232,6 +238,23 @@ def _target_view(action: str, status: int) -> type[ConnectView]:
 blueprint.route("/connectors/{name}/pause", name="pause")(_target_view("pause", 202))
 blueprint.route("/connectors/{name}/resume", name="resume")(_target_view("resume", 202))
 blueprint.route("/connectors/{name}/stop", name="stop")(_target_view("stop", 204))
+
+
+@blueprint.route("/connectors/{name}/topics", name="topics")
+class Topics(ConnectView):
+    """``GET /connectors/{name}/topics``: the topics the connector has used."""
+
+    async def get(self, request: Request, name: str) -> Response:
+        return self.json(self.herder.topics(name))
+
+
+@blueprint.route("/connectors/{name}/topics/reset", name="topics-reset")
+class TopicsReset(ConnectView):
+    """``PUT /connectors/{name}/topics/reset``."""
+
+    async def put(self, request: Request, name: str) -> Response:
+        await self.herder.reset_topics(name)
+        return self.bytes(b"", status=202)
 
 
 @blueprint.route("/connectors/{name}/offsets", name="offsets")

@@ -31,6 +31,7 @@ from aiokafka.structs import TopicPartition
 from faust_connect.agents.runner import TaskRunner
 from faust_connect.agents.sink import SinkRunner
 from faust_connect.agents.source import SourceRunner
+from faust_connect.app.leader import publish_leader
 from faust_connect.app.tables import ConnectorState, TaskStatus
 from faust_connect.codecs import SchemaRegistryClient
 from faust_connect.connector import SinkConnector, SourceConnector, connectors
@@ -105,6 +106,11 @@ class Runtime:
         """Record a status in the status table."""
         status = TaskStatus(state, self.worker_id, trace, generation)  # type: ignore[arg-type]
         self.app.statuses.put(connector, task, status)
+
+    def track_topic(self, connector: str, task: int, topic: str) -> None:
+        """Record that a connector uses ``topic``, if ``topic.tracking.enable``."""
+        if self.settings.topic_tracking_enable:
+            self.app.statuses.track_topic(connector, task, topic)
 
     def registry_client(self, url: str) -> SchemaRegistryClient | None:
         """The in-process registry when ``url`` is this worker's embedded one, else None.
@@ -254,6 +260,7 @@ class Runtime:
 
     async def reconcile(self) -> None:
         """Make the runners here match the config table and this worker's partitions."""
+        publish_leader(self.app)
         owned = self.owned_partitions()
         states = {state.name: state for state in self.app.configs.all()}
         wanted: dict[UnitKey, ConnectorState] = {}

@@ -16,6 +16,7 @@ Keys and values are stored as raw bytes in Kafka Connect's formats where it has 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
@@ -316,3 +317,39 @@ class StatusStore:
         key = self._key(connector, task)
         if key in self.table:
             del self.table[key]
+
+    # -- topic tracking: Kafka Connect's status-topic-<topic>:connector-<name> records -------
+
+    @staticmethod
+    def _topic_key(connector: str, topic: str) -> bytes:
+        return f"status-topic-{topic}:connector-{connector}".encode()
+
+    def track_topic(self, connector: str, task: int, topic: str) -> None:
+        """Record that a connector used a topic (once per topic)."""
+        key = self._topic_key(connector, topic)
+        if key not in self.table:
+            now = int(time.time() * 1000)
+            value = {
+                "topic": {
+                    "name": topic,
+                    "connector": connector,
+                    "task": task,
+                    "discoverTimestamp": now,
+                }
+            }
+            self.table[key] = _json(value)
+
+    def topics(self, connector: str) -> list[str]:
+        """The topics a connector has used since it was created or its topics were reset."""
+        suffix = f":connector-{connector}".encode()
+        prefix = b"status-topic-"
+        return sorted(
+            k[len(prefix) : -len(suffix)].decode()
+            for k in self.table.keys()
+            if k.startswith(prefix) and k.endswith(suffix)
+        )
+
+    def reset_topics(self, connector: str) -> None:
+        """Forget the topics a connector has used."""
+        for topic in self.topics(connector):
+            del self.table[self._topic_key(connector, topic)]

@@ -162,3 +162,45 @@ def test_kill_9_mid_stream_loses_no_record(
     written = [int(x) for x in lines()]
     duplicates = len(written) - len(set(written))
     print(f"kill -9: {total} numbers, {len(written)} lines written, {duplicates} duplicates")
+
+
+def test_concurrent_writes_on_two_workers_are_neither_lost_nor_doubled(
+    tansu: Broker, workers: WorkerFactory, tmp_path: Path
+) -> None:
+    group = f"writes-{_uid()}"
+    w1, w2 = _start(workers, tansu, group), _start(workers, tansu, group)
+    rests = [w1.rest, w2.rest]
+    # both workers see one leader (its URL is published in the status table)
+    wait_until(
+        lambda: all(r.call("POST", "/connectors", {"config": {}})[0] == 400 for r in rests),
+        timeout=60,
+        what="a leader to be known (a follower forwards, so both answer 400, not 409)",
+    )
+    config = {"connector.class": "FileStreamSink", "topics": f"w-{_uid()}", "file": "/dev/null"}
+
+    def create(rest: Rest, name: str) -> int:
+        return rest.call("POST", "/connectors", {"name": name, "config": config})[0]
+
+    async def race() -> tuple[list[int], list[int]]:
+        # ten creates of one name, half on each worker, all at once; and ten distinct names
+        same = [asyncio.to_thread(create, rests[i % 2], "same") for i in range(10)]
+        distinct = [asyncio.to_thread(create, rests[i % 2], f"n{i}") for i in range(10)]
+        return list(await asyncio.gather(*same)), list(await asyncio.gather(*distinct))
+
+    same, distinct = asyncio.run(race())
+    assert sorted(same) == [201] + [409] * 9  # exactly one creation won
+    assert distinct == [201] * 10  # none lost
+    expected = sorted(["same", *(f"n{i}" for i in range(10))])
+    wait_until(
+        lambda: w1.rest.get("/connectors") == expected == w2.rest.get("/connectors"),
+        what="both workers to see the same 11 connectors",
+    )
+
+    async def restarts() -> list[int]:
+        calls = [
+            asyncio.to_thread(rests[i % 2].call, "POST", "/connectors/same/tasks/0/restart")
+            for i in range(10)
+        ]
+        return [status for status, _ in await asyncio.gather(*calls)]
+
+    assert asyncio.run(restarts()) == [204] * 10

@@ -1,0 +1,203 @@
+"""Kafka Connect's REST contract: paths, status codes, JSON shapes and error bodies.
+
+Also a third-party Kafka Connect client from PyPI (kafka-connect-py's ``kc``) driving a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Broker
+from tests.kafka import produce
+from tests.rest import Rest
+from tests.workers import Worker, WorkerFactory, wait_until
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+KC = str(Path(sys.executable).parent / "kc")
+STRINGS = {
+    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+    "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+}
+
+
+def _uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def worker(broker: Broker, workers: WorkerFactory) -> Worker:
+    return workers.start("tests.apps.worker", bootstrap=broker.bootstrap)
+
+
+def _not_found(name: str) -> tuple[int, dict[str, Any]]:
+    return 404, {"error_code": 404, "message": f"Connector {name} not found"}
+
+
+def test_root_health_and_plugins(worker: Worker) -> None:
+    rest = worker.rest
+    root = rest.get("/")
+    assert set(root) == {"version", "commit", "kafka_cluster_id"}
+    assert rest.get("/health")["status"] == "healthy"
+    classes = {p["class"]: p["type"] for p in rest.get("/connector-plugins")}
+    assert classes["org.apache.kafka.connect.file.FileStreamSourceConnector"] == "source"
+    assert classes["org.apache.kafka.connect.file.FileStreamSinkConnector"] == "sink"
+
+
+def test_connector_endpoints_shapes_and_codes(
+    worker: Worker, broker: Broker, tmp_path: Path
+) -> None:
+    rest = worker.rest
+    worker_bootstrap = broker.bootstrap
+    name, topic = f"c-{_uid()}", f"t-{_uid()}"
+    config = {"connector.class": "FileStreamSink", "topics": topic, "file": str(tmp_path / "o")}
+
+    status, body = rest.call("POST", "/connectors", {"name": name, "config": config})
+    assert status == 201
+    assert body == {
+        "name": name,
+        "config": {**config, "name": name},
+        "tasks": [{"connector": name, "task": 0}],
+        "type": "sink",
+    }
+    assert rest.call("POST", "/connectors", {"name": name, "config": config}) == (
+        409,
+        {"error_code": 409, "message": f"Connector {name} already exists"},
+    )
+    assert rest.get("/connectors") == [name]
+    expanded = rest.get("/connectors?expand=status&expand=info")
+    assert set(expanded[name]) == {"status", "info"}
+    assert expanded[name]["info"]["type"] == "sink"
+    assert rest.get(f"/connectors/{name}/config") == {**config, "name": name}
+    assert rest.get(f"/connectors/{name}/tasks") == [
+        {"id": {"connector": name, "task": 0}, "config": {**config, "name": name}}
+    ]
+    wait_until(lambda: rest.state(name) == ("RUNNING", ["RUNNING"]), what="running")
+    asyncio.run(produce(worker_bootstrap, topic, [(None, b"x")]))  # the topic now exists
+    status_body = rest.get(f"/connectors/{name}/status")
+    assert set(status_body) == {"name", "connector", "tasks", "type"}
+    assert set(status_body["connector"]) == {"state", "worker_id"}  # no trace when healthy
+    assert rest.get(f"/connectors/{name}/tasks/0/status") == {
+        "id": 0,
+        "state": "RUNNING",
+        "worker_id": f"127.0.0.1:{worker.port}",
+    }
+    assert rest.call("GET", f"/connectors/{name}/tasks/7/status")[0] == 404
+    wait_until(
+        lambda: rest.get(f"/connectors/{name}/topics") == {name: {"topics": [topic]}},
+        what="the consumed topic to be tracked",
+    )
+    assert rest.call("PUT", f"/connectors/{name}/topics/reset")[0] == 202
+
+    # PUT config: 200 on update, 400 when the name differs; PATCH merges, null removes
+    status, body = rest.call("PUT", f"/connectors/{name}/config", {**config, "tasks.max": "1"})
+    assert status == 200 and body["config"]["tasks.max"] == "1"
+    status, body = rest.call("PUT", f"/connectors/{name}/config", {**config, "name": "other"})
+    assert status == 400 and body["error_code"] == 400
+    status, body = rest.call("PATCH", f"/connectors/{name}/config", {"tasks.max": None, "x": "1"})
+    assert status == 200 and "tasks.max" not in body["config"] and body["config"]["x"] == "1"
+
+    # restarts, pause, resume, stop
+    assert rest.call("POST", f"/connectors/{name}/restart") == (204, None)
+    status, body = rest.call(
+        "POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true"
+    )
+    assert status == 202 and body["tasks"][0]["state"] == "RUNNING"  # not failed: untouched
+    assert rest.call("POST", f"/connectors/{name}/tasks/0/restart") == (204, None)
+    assert rest.call("PUT", f"/connectors/{name}/pause") == (202, None)
+    assert rest.call("PUT", f"/connectors/{name}/resume") == (202, None)
+    status, body = rest.call("PATCH", f"/connectors/{name}/offsets", {"offsets": []})
+    assert status == 400 and "STOPPED" in body["message"]
+    assert rest.call("PUT", f"/connectors/{name}/stop") == (204, None)
+    wait_until(lambda: rest.state(name) == ("STOPPED", []), what="stopped")
+    assert rest.get(f"/connectors/{name}")["tasks"] == []
+    assert rest.call("PATCH", f"/connectors/{name}/offsets", {"offsets": []})[0] == 400
+    assert rest.call("DELETE", f"/connectors/{name}/offsets") == (
+        200,
+        {"message": "The offsets for this connector have been reset successfully"},
+    )
+
+    assert rest.call("DELETE", f"/connectors/{name}") == (204, None)
+    for method, path in [
+        ("GET", f"/connectors/{name}"),
+        ("GET", f"/connectors/{name}/config"),
+        ("GET", f"/connectors/{name}/status"),
+        ("GET", f"/connectors/{name}/tasks"),
+        ("PUT", f"/connectors/{name}/pause"),
+        ("PUT", f"/connectors/{name}/resume"),
+        ("POST", f"/connectors/{name}/restart"),
+        ("DELETE", f"/connectors/{name}"),
+        ("GET", f"/connectors/{name}/offsets"),
+    ]:
+        assert rest.call(method, path) == _not_found(name), (method, path)
+
+
+def test_bad_requests_get_kafka_connects_400(worker: Worker) -> None:
+    rest: Rest = worker.rest
+    status, body = rest.call(
+        "POST",
+        "/connectors",
+        {"name": "bad", "config": {"connector.class": "FileStreamSink", "tasks.max": "many"}},
+    )
+    assert status == 400 and body["error_code"] == 400
+    assert body["message"].startswith(
+        "Connector configuration is invalid and contains the following 2 error(s):\n"
+    )
+    assert "tasks.max" in body["message"] and "topics" in body["message"]
+    assert body["message"].endswith(
+        "You can also find the above list of errors at the endpoint "
+        "`/connector-plugins/{connectorType}/config/validate`"
+    )
+    assert rest.get("/connectors") == []  # nothing was created
+    status, body = rest.call("POST", "/connectors", {"config": {}})
+    assert status == 400 and body["error_code"] == 400
+
+
+def test_kafka_connect_py_cli_manages_a_connector(worker: Worker, tmp_path: Path) -> None:
+    name, topic = f"kc-{_uid()}", f"kc-{_uid()}"
+    source = tmp_path / "in.txt"
+    source.write_text("a\nb\n")
+    env = {"KAFKA_CONNECT_URL": worker.url, "PATH": "/usr/bin:/bin"}
+
+    def kc(*args: str) -> Any:
+        done = subprocess.run(
+            [KC, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        out = done.stdout.strip()
+        try:
+            return json.loads(out)
+        except json.JSONDecodeError:
+            return out  # the commands without a response body print text (or nothing)
+
+    config = {
+        "name": name,
+        "config": {
+            "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "file": str(source),
+            "topic": topic,
+            **STRINGS,
+        },
+    }
+    created = kc("create", "--config-data", json.dumps(config))
+    assert created["name"] == name and created["type"] == "source"
+    assert name in kc("list")
+    assert kc("config", name)["topic"] == topic
+    wait_until(lambda: kc("status", name)["connector"]["state"] == "RUNNING", what="running")
+    kc("pause", name)
+    wait_until(lambda: kc("status", name)["connector"]["state"] == "PAUSED", what="paused")
+    kc("resume", name)
+    wait_until(lambda: kc("status", name)["connector"]["state"] == "RUNNING", what="resumed")
+    kc("restart", name, "--include-tasks")
+    wait_until(lambda: kc("status", name)["tasks"][0]["state"] == "RUNNING", what="restarted")
+    assert kc("list-tasks", name)[0]["id"] == {"connector": name, "task": 0}
+    kc("delete", name)
+    assert name not in kc("list")
