@@ -15,7 +15,8 @@ Values arrive as Kafka Connect sends them (strings); ``"5"`` becomes 5, ``"true"
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
@@ -28,6 +29,7 @@ __all__ = [
     "PluginConfig",
     "config_issues",
     "parse_config",
+    "parse_properties",
     "split_commas",
 ]
 
@@ -106,3 +108,30 @@ def _issues(model: type[PluginConfig], exc: ValidationError, prefix: str) -> lis
             message = error["msg"].removeprefix("Value error, ")
         issues.append(ConfigIssue(key, message))
     return issues
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Java ``.properties`` text as a key → value map (later keys win)."""
+    return {key: value for _, key, value in _properties(text)}
+
+
+def _properties(text: str) -> Iterator[tuple[int, str, str]]:
+    """Java ``.properties``: ``k=v`` / ``k: v`` / ``k v``, ``#``/``!`` comments, ``\\`` joins."""
+    pending = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip() if not pending else raw.lstrip()
+        if not pending:
+            start = number
+            if not line or line[0] in "#!":
+                continue
+        if line.endswith("\\") and not line.endswith("\\\\"):
+            pending += line[:-1]
+            continue
+        line, pending = pending + line, ""
+        match = re.match(r"((?:[^\s=:\\]|\\.)+)\s*[=:\s]\s*(.*)$", line)
+        if match is None:
+            yield start, line, ""
+            continue
+        key, value = match.group(1), match.group(2)
+        yield start, key.replace("\\", ""), value

@@ -38,10 +38,20 @@ def wait_until(
 class Worker:
     """One ``faust worker`` process."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        port: int,
+        log_path: Path,
+        group_id: str,
+        bootstrap: str,
+    ) -> None:
+        self.bootstrap = bootstrap
         self.process = process
         self.port = port
         self.log_path = log_path
+        #: The worker's ``group.id`` (its Connect cluster), "" when set by a file.
+        self.group_id = group_id
 
     @property
     def url(self) -> str:
@@ -115,10 +125,11 @@ class WorkerFactory:
         port = free_port()
         index = len(self.started)
         log_path = self.folder / f"worker-{index}.log"
+        group = f"test-{uuid.uuid4().hex[:8]}" if group_id is None else group_id
         full_env = {
             **os.environ,
             "CONNECT_BOOTSTRAP_SERVERS": bootstrap,
-            "CONNECT_GROUP_ID": f"test-{uuid.uuid4().hex[:8]}" if group_id is None else group_id,
+            "CONNECT_GROUP_ID": group,
             "CONNECT_LISTENERS": f"http://127.0.0.1:{port}",
             "CONNECT_OFFSET_FLUSH_INTERVAL_MS": "500",
             "PYTHONPATH": str(ROOT),
@@ -134,7 +145,7 @@ class WorkerFactory:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        worker = Worker(process, port, log_path)
+        worker = Worker(process, port, log_path, group, bootstrap)
         self.started.append(worker)
         if wait:
             worker.wait_ready()

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from faust_connect.agents.errors import ErrorHandler, Raw, ToleranceExceeded
 from faust_connect.agents.metrics import TaskMetrics
+from faust_connect.agents.providers import resolve_providers
 from faust_connect.codecs import Converter, converter_from_config
 from faust_connect.codecs.base import ConverterPrefix
 from faust_connect.records import ConnectRecord
@@ -55,10 +56,11 @@ class TaskRunner(ABC):
         self.services = services
         self.connector = connector
         self.task_id = task_id
-        #: The connector's config (converters, transforms, errors, topics are read from it).
-        self.config = dict(config)
-        #: The task's own config, as the connector's ``task_configs`` gave it.
-        self.task_config = dict(task_config)
+        #: The connector's config (converters, transforms, errors, topics are read from it),
+        #: with ``${env:...}``/``${file:...}`` references resolved.
+        self.config = resolve_providers(config)
+        #: The task's own config, as the connector's ``task_configs`` gave it, resolved.
+        self.task_config = resolve_providers(task_config)
         self.generation = generation
         self.logger = logging.getLogger(f"faust_connect.task.{connector}.{task_id}")
         self._resumed = asyncio.Event()

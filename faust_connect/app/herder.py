@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from faust_connect.agents.offsets import offset_key
+from faust_connect.app.plugins import MASK
 from faust_connect.app.sink_offsets import (
     alter_sink_offsets,
     reset_sink_offsets,
@@ -242,7 +243,14 @@ class Herder:
         return self.info(name)
 
     async def put_config(self, name: str, config: Mapping[str, str]) -> tuple[bool, dict[str, Any]]:
-        """Create or reconfigure; returns ``(created, info)``. Tasks restart with the new config."""
+        """Create or reconfigure; returns ``(created, info)``. Tasks restart with the new config.
+
+        A value given as the mask (``********``, as the API shows secrets) keeps the stored
+        value, so a config read from the API can be written back unchanged.
+        """
+        current = self.app.configs.get(name)
+        if current is not None:
+            config = {k: current.config.get(k, v) if v == MASK else v for k, v in config.items()}
         checked = self._checked(name, config)
         async with self._lock:
             current = self.app.configs.get(name)

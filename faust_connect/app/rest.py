@@ -16,6 +16,7 @@ from faust.web import Request, Response, View
 from faust_connect.app import plugins
 from faust_connect.app.herder import Herder, InitialState
 from faust_connect.app.leader import forward_to_leader
+from faust_connect.app.plugins import mask_config
 from faust_connect.connector import connectors
 from faust_connect.exceptions import BadRequest, ConfigError, ConnectError, NotFound
 
@@ -59,6 +60,11 @@ class ConnectView(View):
             return await request.json()
         except ValueError as exc:
             raise BadRequest(f"Request body is not valid JSON: {exc}") from None
+
+
+def _masked(info: dict[str, Any]) -> dict[str, Any]:
+    """ConnectorInfo with password values and provider references masked (never shown)."""
+    return {**info, "config": mask_config(info["config"])}
 
 
 def _invalid_message(exc: ConfigError) -> str:
@@ -119,7 +125,7 @@ class Connectors(ConnectView):
             if "status" in expand:
                 entry["status"] = self.herder.status(name)
             if "info" in expand:
-                entry["info"] = self.herder.info(name)
+                entry["info"] = _masked(self.herder.info(name))
             out[name] = entry
         return self.json(out)
 
@@ -132,7 +138,7 @@ class Connectors(ConnectView):
         initial = _INITIAL_STATES.get(str(body.get("initial_state", "RUNNING")).upper())
         if initial is None:
             raise BadRequest(f"Invalid initial state {body.get('initial_state')!r}")
-        info = await self.herder.create(name, config, initial)
+        info = _masked(await self.herder.create(name, config, initial))
         return self.json(info, status=201, headers={"Location": f"/connectors/{name}"})
 
 
@@ -141,7 +147,7 @@ class Connector(ConnectView):
     """``GET`` / ``DELETE /connectors/{name}``."""
 
     async def get(self, request: Request, name: str) -> Response:
-        return self.json(self.herder.info(name))
+        return self.json(_masked(self.herder.info(name)))
 
     async def delete(self, request: Request, name: str) -> Response:
         await self.herder.delete(name)
@@ -153,20 +159,20 @@ class ConnectorConfig(ConnectView):
     """``GET`` / ``PUT`` / ``PATCH /connectors/{name}/config``."""
 
     async def get(self, request: Request, name: str) -> Response:
-        return self.json(self.herder.config(name))
+        return self.json(mask_config(self.herder.config(name)))
 
     async def put(self, request: Request, name: str) -> Response:
         body = await self.body(request)
         if not isinstance(body, dict):
             raise BadRequest("The connector config must be a JSON object")
         created, info = await self.herder.put_config(name, body)
-        return self.json(info, status=201 if created else 200)
+        return self.json(_masked(info), status=201 if created else 200)
 
     async def patch(self, request: Request, name: str) -> Response:
         body = await self.body(request)
         if not isinstance(body, dict):
             raise BadRequest("The config patch must be a JSON object")
-        return self.json(await self.herder.patch_config(name, body))
+        return self.json(_masked(await self.herder.patch_config(name, body)))
 
 
 @blueprint.route("/connectors/{name}/status", name="connector-status")
@@ -182,7 +188,8 @@ class Tasks(ConnectView):
     """``GET /connectors/{name}/tasks``."""
 
     async def get(self, request: Request, name: str) -> Response:
-        return self.json(self.herder.tasks(name))
+        tasks = self.herder.tasks(name)
+        return self.json([{**t, "config": mask_config(t["config"])} for t in tasks])
 
 
 def _task_id(task: str) -> int:

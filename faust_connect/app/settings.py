@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from faust_connect.config import parse_properties
 from faust_connect.exceptions import ConfigIssue, WorkerConfigError
 
 __all__ = ["ENV_PREFIX", "WorkerSettings", "env_name", "load_settings", "read_config_file"]
@@ -268,28 +268,6 @@ def _key_from_env(var: str) -> str:
     )
 
 
-def _read_properties(text: str) -> Iterator[tuple[int, str, str]]:
-    """Java ``.properties``: ``k=v`` / ``k: v`` / ``k v``, ``#``/``!`` comments, ``\\`` joins."""
-    pending = ""
-    start = 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip() if not pending else raw.lstrip()
-        if not pending:
-            start = number
-            if not line or line[0] in "#!":
-                continue
-        if line.endswith("\\") and not line.endswith("\\\\"):
-            pending += line[:-1]
-            continue
-        line, pending = pending + line, ""
-        match = re.match(r"((?:[^\s=:\\]|\\.)+)\s*[=:\s]\s*(.*)$", line)
-        if match is None:
-            yield start, line, ""
-            continue
-        key, value = match.group(1), match.group(2)
-        yield start, key.replace("\\", ""), value
-
-
 def _flatten(prefix: str, node: Any, out: dict[str, Any]) -> None:
     if isinstance(node, Mapping):
         for key, value in node.items():
@@ -317,7 +295,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, str]:
         flat: dict[str, Any] = {}
         _flatten("", data, flat)
         return {k: _to_text(v) for k, v in flat.items()}
-    return {key: value for _, key, value in _read_properties(text)}
+    return parse_properties(text)
 
 
 def _to_text(value: Any) -> str:

@@ -19,7 +19,7 @@ from faust_connect.connector import (
     TopicPartition,
     connectors,
 )
-from faust_connect.data import STRING
+from faust_connect.data import STRING, Struct
 from faust_connect.exceptions import RetriableError
 from faust_connect.records import SinkRecord, SourceRecord
 
@@ -87,10 +87,11 @@ class RecordingSinkTask(SinkTask):
 
     async def put(self, records: Sequence[SinkRecord]) -> None:
         for record in records:
-            if isinstance(record.value, dict) and record.value.get("reject"):
+            value = record.value.as_dict() if isinstance(record.value, Struct) else record.value
+            if isinstance(value, dict) and value.get("reject"):
                 await self.context.report(record, ValueError(f"rejected offset {record.offset}"))
                 continue
-            self.out.write(orjson.dumps(record.value) + b"\n")
+            self.out.write(orjson.dumps(value) + b"\n")
 
     async def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         self.out.flush()

@@ -19,11 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import Broker
-from tests.kafka import produce
+from tests.kafka import consume, produce
 from tests.workers import Worker, WorkerFactory, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -334,16 +335,19 @@ def test_connector_page_masks_secrets_and_shows_offsets(
     rest = worker.rest
     name, source = f"masked-{_uid()}", tmp_path / "in.txt"
     source.write_text("x\n")
+    secrets = tmp_path / "secrets.properties"
+    secrets.write_text("url=postgresql://db.example/app\n")
     config = {
         "connector.class": FILE_SOURCE,
         "file": str(source),
         "topic": f"masked-{_uid()}",
         "connection.password": "s3cret-value",
-        "database.url": "${file:/etc/connect/secrets.properties:url}",
+        "database.url": f"${{file:{secrets}:url}}",
         **STRINGS,
     }
     rest.create(name, config)
-    assert rest.get(f"/connectors/{name}/config")["connection.password"] == "s3cret-value"
+    assert _stored_config(worker, name)["connection.password"] == "s3cret-value"
+    assert rest.get(f"/connectors/{name}/config")["connection.password"] == "********"
     wait_until(lambda: rest.get(f"/connectors/{name}/offsets")["offsets"], what="an offset")
     page.goto(f"{worker.url}/ui/connectors/{name}")
     content = page.content()
@@ -362,8 +366,20 @@ def test_connector_page_masks_secrets_and_shows_offsets(
     page.fill('[name="batch.size"]', "5")
     page.click("#save")
     page.wait_for_url(f"**/ui/connectors/{name}")
-    stored = rest.get(f"/connectors/{name}/config")
-    assert stored == {**config, "name": name, "batch.size": "5"}
+    wait_until(
+        lambda: _stored_config(worker, name) == {**config, "name": name, "batch.size": "5"},
+        what="the edit stored, with the masked values as they were",
+    )
+
+
+def _stored_config(worker: Worker, name: str) -> dict[str, str]:
+    """A connector's config as stored in the cluster's config topic (not through the API)."""
+    # Playwright's sync API runs an event loop in this thread: read the topic from another one
+    with ThreadPoolExecutor(1) as pool:
+        reading = consume(worker.bootstrap, f"{worker.group_id}-configs", 10**6, timeout=3)
+        records = pool.submit(asyncio.run, reading).result()
+    latest = [r for r in records if r.key == f"connector-{name}".encode() and r.value]
+    return dict(orjson.loads(latest[-1].value)["properties"]) if latest else {}
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import random
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import orjson
 import pytest
 
@@ -215,3 +218,56 @@ def test_source_records_that_fail_conversion_go_to_the_dead_letter_queue(
         ),
         what="offsets to advance past the dead-lettered records",
     )
+
+
+def test_an_unknown_avro_schema_id_goes_to_the_dead_letter_queue(
+    broker: Broker, workers: WorkerFactory, tmp_path: Path
+) -> None:
+    topic, dlq, out = f"avro-{_uid()}", f"avro-dlq-{_uid()}", tmp_path / "out.jsonl"
+    worker = _worker(workers, broker)
+    registry = f"{worker.url}/schema-registry"
+    schema = {"type": "record", "name": "Item", "fields": [{"name": "id", "type": "int"}]}
+    request = urllib.request.Request(
+        f"{registry}/subjects/{topic}-value/versions",
+        data=orjson.dumps({"schema": orjson.dumps(schema).decode()}),
+        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        schema_id = orjson.loads(response.read())["id"]
+    parsed = fastavro.parse_schema(schema)
+
+    def wire(i: int, sid: int) -> bytes:
+        body = io.BytesIO()
+        fastavro.schemaless_writer(body, parsed, {"id": i})
+        return b"\0" + sid.to_bytes(4, "big") + body.getvalue()
+
+    unknown = (schema_id + 1) % 2**31 or 1
+    values = [
+        (str(i).encode(), wire(i, unknown if i % 100 == 99 else schema_id)) for i in range(1000)
+    ]
+    asyncio.run(produce(broker.bootstrap, topic, values, partition=0))
+    worker.rest.create(
+        "avro-reader",
+        {
+            "connector.class": "RecordingSink",
+            "topics": topic,
+            "file": str(out),
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "value.converter": "io.confluent.connect.avro.AvroConverter",
+            "value.converter.schema.registry.url": registry,
+            "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": dlq,
+            "errors.deadletterqueue.topic.replication.factor": "1",
+            "errors.deadletterqueue.context.headers.enable": "true",
+        },
+    )
+    wait_until(lambda: len(_lines(out)) >= 990, what="the 990 good Avro records")
+    assert [r["id"] for r in _lines(out)] == [i for i in range(1000) if i % 100 != 99]
+    dead = asyncio.run(consume(broker.bootstrap, dlq, 10, timeout=30))
+    assert sorted(int(r.key) for r in dead) == list(range(99, 1000, 100))
+    for record in dead:
+        headers = {k: v.decode() for k, v in record.headers}
+        assert record.value == values[int(record.key)][1]
+        assert headers["__connect.errors.stage"] == "VALUE_CONVERTER"
+        assert str(unknown) in headers["__connect.errors.exception.message"]

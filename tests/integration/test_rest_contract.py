@@ -201,3 +201,44 @@ def test_kafka_connect_py_cli_manages_a_connector(worker: Worker, tmp_path: Path
     assert kc("list-tasks", name)[0]["id"] == {"connector": name, "task": 0}
     kc("delete", name)
     assert name not in kc("list")
+
+
+def test_secrets_and_provider_values_never_leave_in_clear(
+    broker: Broker, workers: WorkerFactory, tmp_path: Path
+) -> None:
+    topic, out = f"secret-{_uid()}", tmp_path / "out.txt"
+    secrets = tmp_path / "secrets.properties"
+    secrets.write_text(f"out.path={out}\n")
+    worker = workers.start(
+        "tests.apps.worker", bootstrap=broker.bootstrap, env={"FC_SECRET_TOPIC": topic}
+    )
+    rest = worker.rest
+    config = {
+        "connector.class": "FileStreamSink",
+        "topics": "${env:FC_SECRET_TOPIC}",
+        "file": f"${{file:{secrets}:out.path}}",
+        "db.password": "s3cret-value",
+        **STRINGS,
+    }
+    created = rest.create("secretive", config)
+    shown = {**config, "name": "secretive"}
+    hidden = {"topics": "********", "file": "********", "db.password": "********"}
+    assert created["config"] == {**shown, **hidden}
+    # the task resolved the references: records arrive in the file named in the secrets file
+    asyncio.run(produce(broker.bootstrap, topic, [(None, b"one"), (None, b"two")]))
+    wait_until(lambda: out.exists() and out.read_text() == "one\ntwo\n", what="resolved sink")
+
+    for body in (
+        rest.get("/connectors/secretive/config"),
+        rest.get("/connectors/secretive")["config"],
+        rest.get("/connectors/secretive/tasks")[0]["config"],
+        rest.get("/connectors?expand=info")["secretive"]["info"]["config"],
+    ):
+        assert {k: body[k] for k in hidden} == hidden
+    # a config read from the API can be written back: masked values keep what is stored
+    masked = rest.get("/connectors/secretive/config")
+    assert rest.call("PUT", "/connectors/secretive/config", masked)[0] == 200
+    wait_until(lambda: rest.state("secretive") == ("RUNNING", ["RUNNING"]), what="running")
+    asyncio.run(produce(broker.bootstrap, topic, [(None, b"three")]))
+    wait_until(lambda: out.read_text() == "one\ntwo\nthree\n", what="still resolved")
+    assert "s3cret-value" not in worker.log()
