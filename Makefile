@@ -25,8 +25,13 @@ broker: $(STAMP)
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
 
+## PostgreSQL and MariaDB (Debian's packages) for the SQL connectors' tests; private servers only.
+/usr/sbin/mariadbd /usr/lib/postgresql:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql mariadb-server
+
 ## Install everything and run the whole test suite (what CI runs).
-test: $(STAMP) /usr/bin/chromium
+test: $(STAMP) /usr/bin/chromium /usr/sbin/mariadbd /usr/lib/postgresql
 	$(PY) -m ruff check faust_connect tests
 	$(PY) -m mypy
 	$(PY) -m pytest

@@ -198,5 +198,15 @@ for _name, _target, _aliases in [
         "datagen:DatagenConnector",
         ("io.confluent.kafka.connect.datagen.DatagenConnector", "DatagenConnector", "datagen"),
     ),
+    (
+        "JdbcSource",
+        "jdbc_source:JdbcSourceConnector",
+        ("io.confluent.connect.jdbc.JdbcSourceConnector", "JdbcSourceConnector"),
+    ),
+    (
+        "JdbcSink",
+        "jdbc_sink:JdbcSinkConnector",
+        ("io.confluent.connect.jdbc.JdbcSinkConnector", "JdbcSinkConnector"),
+    ),
 ]:
     connectors.register(_name, f"faust_connect.agents.{_target}", aliases=_aliases)
