@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run broker test lint clean
+.PHONY: run broker test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,14 +32,19 @@ broker: $(STAMP)
 
 ## Install everything and run the whole test suite (what CI runs).
 test: $(STAMP) /usr/bin/chromium /usr/sbin/mariadbd /usr/lib/postgresql
-	$(PY) -m ruff check faust_connect tests
+	$(PY) -m ruff check faust_connect tests bench
 	$(PY) -m mypy
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check faust_connect tests
-	$(PY) -m ruff format --check faust_connect tests
+	$(PY) -m ruff check faust_connect tests bench
+	$(PY) -m ruff format --check faust_connect tests bench
 	$(PY) -m mypy
+
+## Run every benchmark against the embedded brokers; prints a table, writes bench/results/.
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data

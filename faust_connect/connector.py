@@ -168,6 +168,10 @@ class SinkConnector(Connector):
     #: The task class.
     task_class: ClassVar[type[SinkTask]]
 
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """``max_tasks`` copies of the config: the tasks share the topics' partitions."""
+        return [dict(self.raw) for _ in range(max_tasks)]
+
 
 def own_keys(model: type[PluginConfig], config: Mapping[str, Any]) -> dict[str, Any]:
     """The part of ``config`` that ``model`` declares (Kafka Connect ignores the rest)."""

@@ -37,3 +37,12 @@ def test_headers_are_immutable_and_last_wins() -> None:
     assert [h.key for h in headers.without("a")] == ["b"]
     assert len(headers.with_only("a", 4).all("a")) == 1
     assert len(headers) == 3
+
+
+def test_a_sink_connector_gets_tasks_max_tasks_by_default() -> None:
+    from faust_connect.agents.file import FileStreamSinkConnector, FileStreamSourceConnector
+
+    config = {"name": "s", "connector.class": "FileStreamSink", "topics": "t", "file": "/tmp/x"}
+    assert len(FileStreamSinkConnector(config).task_configs(3)) == 3
+    source = {"name": "f", "connector.class": "FileStreamSource", "topic": "t", "file": "/tmp/x"}
+    assert len(FileStreamSourceConnector(source).task_configs(3)) == 1  # one file, one reader
