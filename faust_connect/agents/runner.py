@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 
-from faust_connect.agents.errors import ErrorHandler, Raw, ToleranceExceeded
+from faust_connect.agents.errors import ErrorHandler, Raw, Stage, ToleranceExceeded
 from faust_connect.agents.metrics import TaskMetrics
 from faust_connect.agents.providers import resolve_providers
-from faust_connect.codecs import Converter, converter_from_config
+from faust_connect.codecs import CodecError, Converter, converter_from_config
 from faust_connect.codecs.base import ConverterPrefix
 from faust_connect.records import ConnectRecord
 from faust_connect.transforms import Chain, chain_from_config
@@ -102,6 +102,29 @@ class TaskRunner(ABC):
             raw = raw_of(record) if raw_of is not None else None
             await self.errors.failed("TRANSFORMATION", error, raw=raw, record=record)
         return survivors
+
+    async def converter_failed(
+        self,
+        stage: Stage,
+        converter: Converter,
+        error: Exception,
+        *,
+        raw: Raw | None = None,
+        record: ConnectRecord | None = None,
+    ) -> None:
+        """A converter failed on one record: name the converter and the record's place."""
+        if not isinstance(error, CodecError):  # a converter bug: still name the converter
+            error = CodecError(type(converter).__name__, repr(error))
+        topic = raw.topic if raw is not None else record.topic if record is not None else None
+        placed = error.with_context(
+            topic=topic,
+            partition=raw.partition if raw is not None else None,
+            offset=raw.offset if raw is not None else None,
+            stage=stage,
+        )
+        await self.errors.failed(
+            stage, placed, raw=raw, record=record, plugin=type(converter).__name__
+        )
 
     def _converter(self, prefix: ConverterPrefix) -> Converter:
         defaults = self.services.converter_defaults

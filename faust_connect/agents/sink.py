@@ -32,7 +32,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from faust_connect.agents.errors import Raw, Stage, ToleranceExceeded
 from faust_connect.agents.runner import TaskRunner
-from faust_connect.codecs import CodecError, Converter
+from faust_connect.codecs import Converter
 from faust_connect.connector import SinkTask
 from faust_connect.records import EMPTY_HEADERS, Header, Headers, SinkRecord, TimestampType
 
@@ -220,13 +220,7 @@ class SinkRunner(TaskRunner):
         fetched_at = time.monotonic()
         records, positions, failures = self._convert(messages)
         for message, stage, converter, error in failures:
-            raw = _raw(message)
-            if not isinstance(error, CodecError):  # a converter bug: still name the converter
-                error = CodecError(type(converter).__name__, repr(error))
-            placed = error.with_context(
-                topic=raw.topic, partition=raw.partition, offset=raw.offset, stage=stage
-            )
-            await self.errors.failed(stage, placed, raw=raw, plugin=type(converter).__name__)
+            await self.converter_failed(stage, converter, error, raw=_raw(message))
         batch = _Batch([], positions, messages, fetched_at)
         batch.records = await self.transform(records, lambda r: self._raw_of(batch, r))
         return batch

@@ -28,7 +28,7 @@ from aiokafka.errors import KafkaError
 from faust_connect.agents.errors import Stage
 from faust_connect.agents.offsets import offset_key
 from faust_connect.agents.runner import TaskRunner
-from faust_connect.codecs import CodecError, Converter
+from faust_connect.codecs import Converter
 from faust_connect.connector import SourceTask
 from faust_connect.records import SourceRecord
 
@@ -152,14 +152,8 @@ class SourceRunner(TaskRunner):
             try:
                 key, value, headers = self._serialize(record)
             except _Failed as failed:
-                error = failed.error
-                if not isinstance(error, CodecError):  # a converter bug: still name it
-                    error = CodecError(type(failed.converter).__name__, repr(error))
-                await self.errors.failed(
-                    failed.stage,
-                    error.with_context(topic=topic, stage=failed.stage),
-                    record=record,
-                    plugin=type(failed.converter).__name__,
+                await self.converter_failed(
+                    failed.stage, failed.converter, failed.error, record=record
                 )
                 continue
             futures.append(await self._enqueue(producer, record, key, value, headers))

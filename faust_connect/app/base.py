@@ -12,7 +12,7 @@ from faust_connect.agents.functions import function_sink, function_source
 from faust_connect.app import rest, schema_registry
 from faust_connect.app.herder import Herder
 from faust_connect.app.runtime import Runtime
-from faust_connect.app.settings import WorkerSettings, load_settings
+from faust_connect.app.settings import WorkerSettings, load_settings, to_text
 from faust_connect.app.tables import ConfigStore, OffsetStore, StatusStore
 from faust_connect.connector import Connector, connectors
 
@@ -86,7 +86,7 @@ class App(faust.App):
 
         ``config`` is Kafka Connect's connector config (``connector.class``, ``tasks.max``, ...).
         """
-        flat = {str(k): _text(v) for k, v in config.items()}
+        flat = {str(k): to_text(v) for k, v in config.items()}
         flat["name"] = name
         self._declared[name] = flat
 
@@ -195,16 +195,8 @@ async def _hold_placement(stream: Any) -> None:
         pass
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value))
-    return str(value)
-
-
 def _keys(config: Mapping[str, Any]) -> dict[str, str]:
-    return {key.replace("_", "."): _text(value) for key, value in config.items()}
+    return {key.replace("_", "."): to_text(value) for key, value in config.items()}
 
 
 def faust_options(settings: WorkerSettings) -> dict[str, Any]:

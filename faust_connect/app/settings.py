@@ -29,7 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from faust_connect.config import parse_properties
 from faust_connect.exceptions import ConfigIssue, WorkerConfigError
 
-__all__ = ["ENV_PREFIX", "WorkerSettings", "env_name", "load_settings", "read_config_file"]
+__all__ = [
+    "ENV_PREFIX",
+    "WorkerSettings",
+    "env_name",
+    "load_settings",
+    "read_config_file",
+    "to_text",
+]
 
 #: Environment variables starting with this are worker settings.
 ENV_PREFIX = "CONNECT_"
@@ -294,17 +301,18 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, str]:
             raise WorkerConfigError([ConfigIssue(str(file), "YAML must be a mapping of keys")])
         flat: dict[str, Any] = {}
         _flatten("", data, flat)
-        return {k: _to_text(v) for k, v in flat.items()}
+        return {k: to_text(v) for k, v in flat.items()}
     return parse_properties(text)
 
 
-def _to_text(value: Any) -> str:
+def to_text(value: Any) -> str:
+    """A config value as Kafka Connect's string form (booleans lower-case, lists joined)."""
     if isinstance(value, bool):
         return str(value).lower()
     if value is None:
         return ""
-    if isinstance(value, list):
-        return ",".join(_to_text(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(to_text(v) for v in value)
     return str(value)
 
 
@@ -342,7 +350,7 @@ def load_settings(
             sources[_key_from_env(var)] = (value, var)
     for key, raw in (overrides or {}).items():
         dotted = key if key in _FIELDS or "." in key else _alias(key)
-        if (value := _to_text(raw)) != "":
+        if (value := to_text(raw)) != "":
             sources[dotted] = (value, "arguments")
 
     issues: list[ConfigIssue] = []
