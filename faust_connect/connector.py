@@ -107,6 +107,13 @@ class SourceTask(_Task):
     async def commit(self, records: Sequence[SourceRecord]) -> None:
         """Called after the broker acknowledged ``records`` (Kafka's ``commitRecord``)."""
 
+    async def offsets_stored(
+        self, offsets: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+    ) -> None:
+        """Called once ``(source partition, offset)`` pairs are durably in the offsets topic
+        (Kafka Connect's ``SourceTask.commit()``): a task may now confirm to its source system
+        everything up to these offsets (a replication slot's LSN, say)."""
+
 
 class SinkTask(_Task):
     """Writes to the outside world. Override :meth:`put`, and :meth:`flush` if you buffer."""

@@ -38,7 +38,9 @@ class Services(Protocol):
     def stored_offset(self, connector: str, partition: Mapping[str, Any]) -> dict[str, Any] | None:
         """A source partition's committed offset."""
 
-    def commit_offsets(self, connector: str, offsets: Mapping[bytes, Mapping[str, Any]]) -> None:
+    async def commit_offsets(
+        self, connector: str, offsets: Mapping[bytes, Mapping[str, Any]]
+    ) -> None:
         """Store source offsets (keys from ``offset_key``)."""
 
     def report(

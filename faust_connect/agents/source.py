@@ -4,7 +4,8 @@ Records move in batches: each poll's records are transformed as a batch, convert
 to the task's own producer without waiting; a second coroutine awaits the acks *in poll order*
 and only then marks the batch's source offsets as done, so an offset is never stored ahead of a
 record the broker has not acknowledged (records a transform dropped count as done too). Done
-offsets are written to the offset table every ``offset.flush.interval.ms`` and at stop.
+offsets are written to the offset table every ``offset.flush.interval.ms`` and at stop; once the
+offsets topic has acknowledged them the task hears of it (``SourceTask.offsets_stored``).
 
 Errors follow the connector's ``errors.*`` keys (see :mod:`faust_connect.agents.errors`): a
 RetriableError from ``poll`` is retried; a record that fails a transform, a converter or the
@@ -87,7 +88,8 @@ class SourceRunner(TaskRunner):
         self._in_flight: collections.deque[_InFlight] = collections.deque()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._acked = asyncio.Condition()
-        self._done: dict[bytes, Mapping[str, Any]] = {}
+        #: offset key -> (source partition, offset) acknowledged but not yet stored
+        self._done: dict[bytes, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
         self._known_topics: set[str] = set()
 
     async def run(self) -> None:
@@ -97,7 +99,7 @@ class SourceRunner(TaskRunner):
         await producer.start()
         poller = asyncio.create_task(self._poll(task, producer))
         acker = asyncio.create_task(self._ack_loop(task))
-        flusher = asyncio.create_task(self._flush_loop())
+        flusher = asyncio.create_task(self._flush_loop(task))
         try:
             # The acker runs until cancelled; if it ends first, a send failed.
             await asyncio.wait({poller, acker}, return_when=asyncio.FIRST_COMPLETED)
@@ -110,7 +112,10 @@ class SourceRunner(TaskRunner):
             for helper in (poller, acker, flusher):
                 helper.cancel()
             await asyncio.gather(poller, acker, flusher, return_exceptions=True)
-            self._commit()
+            try:
+                await self._commit(task)
+            except Exception:  # the worker is going down; the next owner re-reads these records
+                self.logger.exception("could not store the last source offsets")
             await producer.stop()
             await self.errors.close()
             await task.stop()
@@ -237,7 +242,7 @@ class SourceRunner(TaskRunner):
             for record in batch.polled:
                 if record.source_partition:
                     key = offset_key(self.connector, record.source_partition)
-                    self._done[key] = record.source_offset
+                    self._done[key] = (record.source_partition, record.source_offset)
             await task.commit(batch.polled)
             async with self._acked:
                 self._acked.notify_all()
@@ -247,13 +252,17 @@ class SourceRunner(TaskRunner):
         async with self._acked:
             await self._acked.wait_for(lambda: not self._in_flight or acker.done())
 
-    async def _flush_loop(self) -> None:
+    async def _flush_loop(self, task: SourceTask) -> None:
         while True:
             await asyncio.sleep(self.services.offset_flush_interval)
-            self._commit()
+            await self._commit(task)
 
-    def _commit(self) -> None:
+    async def _commit(self, task: SourceTask) -> None:
+        """Store the done offsets; once the offsets topic has them, tell the task."""
         if self._done:
             done, self._done = self._done, {}
-            self.services.commit_offsets(self.connector, done)
+            await self.services.commit_offsets(
+                self.connector, {key: offset for key, (_, offset) in done.items()}
+            )
             self.metrics.committed_at = time.time()
+            await task.offsets_stored(list(done.values()))

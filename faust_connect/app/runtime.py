@@ -96,9 +96,12 @@ class Runtime:
         """A source partition's committed offset."""
         return self.app.offsets.get(connector, partition)
 
-    def commit_offsets(self, connector: str, offsets: Mapping[bytes, Mapping[str, Any]]) -> None:
-        """Store source offsets."""
+    async def commit_offsets(
+        self, connector: str, offsets: Mapping[bytes, Mapping[str, Any]]
+    ) -> None:
+        """Store source offsets; returns once the offsets topic has acknowledged them."""
         self.app.offsets.put(connector, offsets)
+        await self.app.producer.flush()
 
     def report(
         self, connector: str, task: int | None, state: str, trace: str, generation: int

@@ -80,7 +80,8 @@ class PostgreSQL:
         )
         options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c timezone=UTC"
+            "-c fsync=off -c timezone=UTC -c wal_level=logical "
+            "-c max_replication_slots=20 -c max_wal_senders=20"
         )
         _run(
             [
@@ -151,7 +152,13 @@ class MariaDB:
                 f"--log-error={self.log_path}",
                 "--character-set-server=utf8mb4",
                 "--collation-server=utf8mb4_general_ci",
-                "--skip-log-bin",
+                # the binlog as the CDC source needs it (shared/DATABASES.md)
+                f"--log-bin={self.data / 'binlog'}",
+                "--binlog-format=ROW",
+                "--binlog-row-image=FULL",
+                "--binlog-row-metadata=FULL",
+                "--server-id=1",
+                "--expire-logs-days=1",
                 "--innodb-flush-log-at-trx-commit=0",
                 "--default-time-zone=+00:00",
             ],
