@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from faust_connect.app import rest, schema_registry
 from faust_connect.app.herder import Herder
 from faust_connect.app.runtime import Runtime
 from faust_connect.app.settings import WorkerSettings, load_settings, to_text
-from faust_connect.app.tables import ConfigStore, OffsetStore, StatusStore
+from faust_connect.app.tables import ConfigStore, OffsetStore, StateTable, StatusStore, preload
 from faust_connect.connector import Connector, connectors
 
 __all__ = ["App"]
@@ -64,6 +65,7 @@ class App(faust.App):
         self.runtime = Runtime(self)
         self.connectors = Herder(self)
         self._declared: dict[str, dict[str, str]] = {}
+        self._preloaded = False
         self.placement_topic_name = f"{connect.group_id}-tasks"
         placement = self.topic(
             self.placement_topic_name,
@@ -146,6 +148,18 @@ class App(faust.App):
         return decorator
 
     # -- lifecycle --------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Before Faust's consumer starts: load the state tables in bulk (see ``preload``)."""
+        await super().on_start()
+        if not self._preloaded:
+            self._preloaded = True
+            tables = [t for t in self.tables.values() if isinstance(t, StateTable)]
+            started = time.monotonic()
+            count = await preload(
+                tables, self.connect_settings.bootstrap_servers, read_committed=self.in_transaction
+            )
+            self.log.info("loaded %d state records in %.2fs", count, time.monotonic() - started)
 
     async def on_started(self) -> None:
         """After table recovery: create declared connectors, then start the runtime."""

@@ -11,17 +11,27 @@ Keys and values are stored as raw bytes in Kafka Connect's formats where it has 
 - configs (``config.storage.topic``, one partition): key ``connector-<n>``, value one JSON
   document with the connector's config, target state, task configs and restart counters, so a
   connector's state changes in one write.
+
+Start-up: Faust recovers a table by feeding every changelog record through its consumer and
+recovery loop one event at a time (tens of seconds for 100,000 stored offsets). Before Faust's
+consumer starts, :func:`preload` reads the internal topics to their ends with one plain
+``getmany`` loop and applies them in bulk; each table then reports the last offset it applied
+as its persisted offset, so Faust's recovery starts there and only reads what came after.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import faust
 import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from faust.types import TP
 
 from faust_connect.agents.offsets import offset_key, parse_offset_key
 from faust_connect.app.settings import WorkerSettings
@@ -33,7 +43,13 @@ __all__ = [
     "StateTable",
     "StatusStore",
     "TaskStatus",
+    "preload",
 ]
+
+logger = logging.getLogger(__name__)
+
+#: How long :func:`preload` may take before it leaves the rest to Faust's recovery.
+PRELOAD_TIMEOUT = 120.0
 
 TargetState = Literal["STARTED", "PAUSED", "STOPPED"]
 State = Literal["UNASSIGNED", "RUNNING", "PAUSED", "STOPPED", "FAILED", "RESTARTING", "DESTROYED"]
@@ -51,6 +67,8 @@ class StateTable(faust.GlobalTable):
         self.state_topic = state_topic
         #: This worker's writes not yet seen back on the changelog (None: a delete).
         self._pending: dict[bytes, bytes | None] = {}
+        #: The last changelog offset applied, per partition (what Faust resumes after).
+        self._applied: dict[TP, int] = {}
         super().__init__(*args, **kwargs)
 
     def _changelog_topic_name(self) -> str:
@@ -69,7 +87,27 @@ class StateTable(faust.GlobalTable):
         self._pending[key] = None
         super().on_key_del(key)
 
+    def persisted_offset(self, tp: TP) -> int | None:
+        """The last changelog offset applied here: Faust's recovery reads on from there.
+
+        The in-memory store would say None (read the changelog from its start). The data this
+        table holds is exactly the changelog up to this offset, whether it came from
+        :func:`preload` or from Faust's own consumer, so reading on from it is complete.
+        """
+        return self._applied.get(tp)
+
+    def load(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply changelog records of one partition, in offset order (see :func:`preload`)."""
+        if records:
+            self.apply_changelog_batch([_Change(tp, r) for r in records])
+
     def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        if not isinstance(batch, list):
+            batch = list(batch)
+        applied = self._applied
+        for event in batch:
+            message = event.message
+            applied[message.tp] = message.offset
         pending = self._pending
         if pending:
             fresh = []
@@ -82,6 +120,88 @@ class StateTable(faust.GlobalTable):
                 fresh.append(event)
             batch = fresh
         super().apply_changelog_batch(batch)
+
+
+class _Change:
+    """A fetched changelog record in the shape of the Faust event the store applies."""
+
+    __slots__ = ("key", "offset", "partition", "tp", "value")
+
+    def __init__(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.tp = TP(tp.topic, tp.partition)
+        self.partition = tp.partition
+        self.offset = record.offset
+        self.key = record.key
+        self.value = record.value
+
+    @property
+    def message(self) -> _Change:
+        return self
+
+
+async def preload(
+    tables: Sequence[StateTable],
+    bootstrap_servers: str,
+    *,
+    read_committed: bool = False,
+    timeout: float = PRELOAD_TIMEOUT,
+    **options: Any,
+) -> int:
+    """Read the tables' changelogs to their ends and apply them in bulk; returns the records.
+
+    Call before Faust's consumer starts. Topics that do not exist yet are skipped (and never
+    created here). The end of a partition is its end offset when the read starts, or the fetch
+    high watermark once a fetch has seen it (``read_committed``: the end offset only, the last
+    stable offset). What is still missing after ``timeout`` is left to Faust's recovery, which
+    resumes after the last record applied.
+    """
+    by_topic = {table.state_topic: table for table in tables}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed" if read_committed else "read_uncommitted",
+        **options,
+    )
+    await consumer.start()
+    loaded = 0
+    try:
+        existing = await consumer.topics()  # all topics: asking for one could auto-create it
+        tps = [
+            TopicPartition(topic, p)
+            for topic in sorted(by_topic)
+            if topic in existing
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not tps:
+            return 0
+        consumer.assign(tps)
+        starts = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
+        left = {tp for tp in tps if ends[tp] > starts[tp]}
+        if not left:
+            return 0
+        await consumer.seek_to_beginning(*left)
+        consumer.pause(*(set(tps) - left))
+        deadline = time.monotonic() + timeout
+        while left:
+            if time.monotonic() > deadline:
+                logger.warning("state preload timed out; Faust's recovery reads the rest")
+                break
+            fetched = await consumer.getmany(*left, timeout_ms=200)
+            for tp, records in fetched.items():
+                by_topic[tp.topic].load(tp, records)
+                loaded += len(records)
+            for tp in list(left):
+                end = ends[tp]
+                highwater = None if read_committed else consumer.highwater(tp)
+                if highwater is not None:
+                    end = max(end, highwater)
+                if await consumer.position(tp) >= end:
+                    left.discard(tp)
+                    consumer.pause(tp)
+    finally:
+        await consumer.stop()
+    return loaded
 
 
 def _table(app: faust.App, name: str, topic: str, partitions: int, replicas: int) -> Any:
