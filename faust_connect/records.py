@@ -11,7 +11,7 @@ mutates its input.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, Self
 
 from faust_connect.data import Schema
@@ -85,8 +85,66 @@ class Headers:
 
 EMPTY_HEADERS = Headers()
 
-#: Field names per record class, for ``replace``.
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_MISSING: Any = object()
+
+
+class _Copier:
+    """Straight-line copy and build functions for one record class.
+
+    Records are frozen dataclasses, whose ``__init__`` sets each field through
+    ``object.__setattr__`` by name; a runner builds and a transform copies every record, so these
+    functions are generated once per class (as dataclasses generates ``__init__``) and set the
+    slots through their descriptors: about three times faster.
+    """
+
+    __slots__ = ("build", "copy", "setters")
+
+    def __init__(self, cls: type) -> None:
+        fields = dataclasses.fields(cls)
+        names = [f.name for f in fields]
+        scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_MISSING": _MISSING}
+        params, body = [], []
+        for f in fields:
+            scope[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+            if f.default is not dataclasses.MISSING:
+                scope[f"_d_{f.name}"] = f.default
+                params.append(f"{f.name}=_d_{f.name}")
+            elif f.default_factory is not dataclasses.MISSING:
+                scope[f"_f_{f.name}"] = f.default_factory
+                params.append(f"{f.name}=_MISSING")
+                body.append(f"    if {f.name} is _MISSING: {f.name} = _f_{f.name}()")
+            else:
+                params.append(f.name)
+        sets = [f"    _set_{n}(o, {n})" for n in names]
+        copies = [f"    _set_{n}(o, self.{n})" for n in names]
+        source = "\n".join(
+            [
+                f"def build(*, {', '.join(params)}):",
+                *body,
+                "    o = _new(_cls)",
+                *sets,
+                "    return o",
+                "def copy(self):",
+                "    o = _new(_cls)",
+                *copies,
+                "    return o",
+            ]
+        )
+        exec(source, scope)  # the source is built from the dataclass fields only
+        self.build: Callable[..., Any] = scope["build"]
+        self.copy: Callable[[Any], Any] = scope["copy"]
+        self.setters: dict[str, Callable[[Any, Any], None]] = {n: scope[f"_set_{n}"] for n in names}
+
+
+#: Per record class, built on first use.
+_COPIERS: dict[type, _Copier] = {}
+
+
+def _copier(cls: type) -> _Copier:
+    copier = _COPIERS.get(cls)
+    if copier is None:
+        copier = _COPIERS[cls] = _Copier(cls)
+    return copier
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,22 +162,30 @@ class ConnectRecord:
     #: The Kafka partition, or None to let the producer choose.
     partition: int | None = None
 
+    @classmethod
+    def build(cls, **fields: Any) -> Self:
+        """The same record as ``cls(**fields)``, built faster (for runners building batches).
+
+        >>> SinkRecord.build(topic="t", offset=7) == SinkRecord(topic="t", offset=7)
+        True
+        """
+        built: Self = _copier(cls).build(**fields)
+        return built
+
     def replace(self, **changes: Any) -> Self:
         """A copy with some attributes changed.
 
         Transforms call this per record, so it copies the fields directly instead of going
         through ``dataclasses.replace`` (which re-runs ``__init__``; several times slower).
         """
-        cls = type(self)
-        names = _FIELDS.get(cls)
-        if names is None:
-            names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
-        new = object.__new__(cls)
-        set_ = object.__setattr__
-        for name in names:
-            set_(new, name, changes.pop(name) if name in changes else getattr(self, name))
-        if changes:
-            raise TypeError(f"{cls.__name__} has no field {sorted(changes)[0]!r}")
+        copier = _copier(type(self))
+        new: Self = copier.copy(self)
+        setters = copier.setters
+        for name, value in changes.items():
+            setter = setters.get(name)
+            if setter is None:
+                raise TypeError(f"{type(self).__name__} has no field {name!r}")
+            setter(new, value)
         return new
 
 

@@ -8,7 +8,14 @@ a connector config (:func:`chain_from_config`). Every transform works on records
 
 from __future__ import annotations
 
-from faust_connect.transforms.base import Chain, ErrorHandler, Predicate, Stage, Transform
+from faust_connect.transforms.base import (
+    Chain,
+    ErrorHandler,
+    PartTransform,
+    Predicate,
+    Stage,
+    Transform,
+)
 from faust_connect.transforms.cast import Cast
 from faust_connect.transforms.debezium import ExtractNewRecordState
 from faust_connect.transforms.fields import InsertField, MaskField, ReplaceField, ValueToKey
@@ -40,6 +47,7 @@ __all__ = [
     "InsertField",
     "InsertHeader",
     "MaskField",
+    "PartTransform",
     "Predicate",
     "RecordIsTombstone",
     "RegexRouter",

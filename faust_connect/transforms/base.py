@@ -36,13 +36,22 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from faust_connect.config import PluginConfig, parse_config
+from faust_connect.data import Schema
 from faust_connect.exceptions import TransformError
 from faust_connect.records import ConnectRecord
 
-__all__ = ["Chain", "ErrorHandler", "NoConfig", "Predicate", "Stage", "Transform"]
+__all__ = [
+    "Chain",
+    "ErrorHandler",
+    "NoConfig",
+    "PartTransform",
+    "Predicate",
+    "Stage",
+    "Transform",
+]
 
 R = TypeVar("R", bound=ConnectRecord)
 
@@ -128,6 +137,47 @@ class Transform(_Plugin, ABC):
         """Release resources; the default does nothing."""
 
 
+class PartTransform(Transform):
+    """A transform that changes only the record's key or only its value (with its schema).
+
+    Subclasses implement :meth:`apply_part` on ``(schema, value)``; :meth:`apply` follows from
+    it. A :class:`Chain` runs consecutive such stages on the same part (without predicates)
+    on ``(schema, value)`` and copies each record once, not once per stage. The part is
+    ``config.target`` (Kafka's ``$Key``/``$Value``) unless a subclass says otherwise.
+    """
+
+    @property
+    def target(self) -> Literal["key", "value"]:
+        """The part this transform changes."""
+        target: Literal["key", "value"] = self.config.target
+        return target
+
+    @abstractmethod
+    def apply_part(
+        self, record: ConnectRecord, schema: Schema | None, value: Any
+    ) -> tuple[Schema | None, Any]:
+        """The new ``(schema, value)`` of the part, given its current ones.
+
+        ``record`` is there for its other attributes (topic, timestamp, ...): inside a chain its
+        own key or value may be older than ``schema``/``value``, so read the part only from
+        the arguments. Return the arguments themselves to leave the part unchanged.
+        """
+
+    def apply(self, record: R) -> R | None:
+        """The record with its part replaced by :meth:`apply_part`'s."""
+        if self.target == "value":
+            schema, value = record.value_schema, record.value
+            new_schema, new_value = self.apply_part(record, schema, value)
+            if new_value is value and new_schema is schema:
+                return record
+            return record.replace(value_schema=new_schema, value=new_value)
+        schema, value = record.key_schema, record.key
+        new_schema, new_value = self.apply_part(record, schema, value)
+        if new_value is value and new_schema is schema:
+            return record
+        return record.replace(key_schema=new_schema, key=new_value)
+
+
 class Predicate(_Plugin, ABC):
     """A condition on a record, deciding whether a transform applies."""
 
@@ -166,12 +216,13 @@ class Chain:
     runtime's path). Errors surface as TransformError naming the failing transform.
     """
 
-    __slots__ = ("stages",)
+    __slots__ = ("_steps", "stages")
 
     def __init__(self, stages: Iterable[Stage | Transform] = ()) -> None:
         self.stages: tuple[Stage, ...] = tuple(
             s if isinstance(s, Stage) else Stage(s) for s in stages
         )
+        self._steps = _plan(self.stages)
 
     def __or__(self, other: Transform | Stage | Chain) -> Chain:
         if isinstance(other, Chain):
@@ -232,7 +283,11 @@ class Chain:
 
     def _batch(self, records: Sequence[R]) -> list[R]:
         current: list[R] = list(records)
-        for stage in self.stages:
+        for step in self._steps:
+            if isinstance(step, _PartRun):
+                current = step.run(current)
+                continue
+            stage = step
             apply = stage.transform.apply
             predicate = stage.predicate
             try:
@@ -281,6 +336,80 @@ class Chain:
 
             raise Skip()
         return out
+
+
+class _PartRun:
+    """Consecutive PartTransform stages on one part: each record is copied once for all."""
+
+    __slots__ = ("parts", "target")
+
+    def __init__(self, parts: list[tuple[Stage, PartTransform]]) -> None:
+        self.parts = parts
+        self.target = parts[0][1].target
+
+    def run(self, records: list[R]) -> list[R]:
+        applies = [transform.apply_part for _, transform in self.parts]
+        out: list[R] = []
+        append = out.append
+        record: R | None = None
+        try:
+            if self.target == "value":
+                for record in records:
+                    schema = old_schema = record.value_schema
+                    value = old = record.value
+                    for apply_part in applies:
+                        schema, value = apply_part(record, schema, value)
+                    if value is not old or schema is not old_schema:
+                        record = record.replace(value_schema=schema, value=value)
+                    append(record)
+            else:
+                for record in records:
+                    schema = old_schema = record.key_schema
+                    value = old = record.key
+                    for apply_part in applies:
+                        schema, value = apply_part(record, schema, value)
+                    if value is not old or schema is not old_schema:
+                        record = record.replace(key_schema=schema, key=value)
+                    append(record)
+        except Exception as exc:
+            raise _wrap(self._failing(record), exc) from exc
+        return out
+
+    def _failing(self, record: ConnectRecord | None) -> Stage:
+        """The stage that fails on ``record`` (replayed one stage at a time)."""
+        if record is not None:
+            try:
+                for stage, _ in self.parts:
+                    out = stage.apply(record)
+                    record = record if out is None else out
+            except Exception:
+                return stage
+        return self.parts[-1][0]
+
+
+def _plan(stages: tuple[Stage, ...]) -> list[Stage | _PartRun]:
+    """The stages, with runs of two or more PartTransforms on one part merged."""
+    steps: list[Stage | _PartRun] = []
+    run: list[tuple[Stage, PartTransform]] = []
+
+    def close() -> None:
+        if len(run) > 1:
+            steps.append(_PartRun(list(run)))
+        else:
+            steps.extend(stage for stage, _ in run)
+        run.clear()
+
+    for stage in stages:
+        transform = stage.transform
+        if isinstance(transform, PartTransform) and stage.predicate is None:
+            if run and transform.target != run[0][1].target:
+                close()
+            run.append((stage, transform))
+            continue
+        close()
+        steps.append(stage)
+    close()
+    return steps
 
 
 def _wrap(stage: Stage, exc: Exception) -> TransformError:

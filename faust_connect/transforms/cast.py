@@ -27,12 +27,10 @@ from faust_connect.records import ConnectRecord
 from faust_connect.transforms._util import (
     SchemaCache,
     TargetConfig,
-    part_of,
     rebuild_struct_schema,
     struct_values,
-    with_part,
 )
-from faust_connect.transforms.base import Transform
+from faust_connect.transforms.base import PartTransform
 
 __all__ = ["Cast", "cast_value"]
 
@@ -168,7 +166,7 @@ class CastConfig(TargetConfig):
         return spec
 
 
-class Cast(Transform):
+class Cast(PartTransform):
     """Cast fields (or the whole key/value) to other primitive types."""
 
     Config = CastConfig
@@ -186,28 +184,27 @@ class Cast(Transform):
         self._casts = casts
         self._schemas: SchemaCache[Schema, Schema] = SchemaCache()
 
-    def apply(self, record: R) -> R | None:
-        """The record with its key or value (or their fields) cast."""
-        target = self.config.target
-        schema, value = part_of(record, target)
+    def apply_part(
+        self, record: ConnectRecord, schema: Schema | None, value: Any
+    ) -> tuple[Schema | None, Any]:
+        """The key or value (or its fields) cast."""
         if value is None:
-            return record
+            return schema, value
         try:
             if self._whole is not None:
                 new_schema = (
                     None if schema is None else self._schemas.get_or(schema, self._cast_schema)
                 )
-                return with_part(record, target, new_schema, cast_value(value, self._whole))
+                return new_schema, cast_value(value, self._whole)
             if schema is None:
                 if not isinstance(value, Mapping):
                     raise self.fail(
                         f"schemaless field casting needs a map, not {type(value).__name__}"
                     )
                 casts = self._casts
-                updated = {
+                return None, {
                     k: cast_value(v, casts[k]) if k in casts else v for k, v in value.items()
                 }
-                return with_part(record, target, None, updated)
             if not isinstance(value, Struct):
                 raise self.fail(f"field casting needs a struct, not {type(value).__name__}")
             new_schema = self._schemas.get_or(schema, self._cast_schema)
@@ -220,7 +217,7 @@ class Cast(Transform):
             ]
         except (ValueError, TypeError, decimal.InvalidOperation) as exc:
             raise self.fail(str(exc)) from exc
-        return with_part(record, target, new_schema, Struct.trusted(new_schema, values))
+        return new_schema, Struct.trusted(new_schema, values)
 
     def _cast_schema(self, schema: Schema) -> Schema:
         if self._whole is not None:

@@ -39,7 +39,7 @@ from faust_connect.transforms._util import (
     struct_values,
     with_part,
 )
-from faust_connect.transforms.base import Transform
+from faust_connect.transforms.base import PartTransform, Transform
 
 __all__ = ["InsertField", "MaskField", "ReplaceField", "ValueToKey"]
 
@@ -75,7 +75,7 @@ def _field_spec(spec: str | None) -> tuple[str, bool] | None:
     return spec.removesuffix("?"), True
 
 
-class InsertField(Transform):
+class InsertField(PartTransform):
     """Insert the record's topic, partition, offset, timestamp and/or a static value as fields.
 
     Tombstones (null key/value) pass unchanged. Timestamps are Timestamp (``datetime``) values
@@ -125,25 +125,25 @@ class InsertField(Transform):
             out.append(value)
         return out
 
-    def apply(self, record: R) -> R | None:
-        """The record with the configured fields added to its key or value."""
-        target = self.config.target
-        schema, value = part_of(record, target)
+    def apply_part(
+        self, record: ConnectRecord, schema: Schema | None, value: Any
+    ) -> tuple[Schema | None, Any]:
+        """The key or value with the configured fields added."""
         if value is None:
-            return record
+            return schema, value
         if schema is None:
             if not isinstance(value, Mapping):
                 raise self.fail(f"schemaless field insertion needs a map, not {_describe(value)}")
             updated = dict(value)
             for (_, name, _), new in zip(self._fields, self._values(record, True), strict=True):
                 updated[name] = new
-            return with_part(record, target, None, updated)
+            return None, updated
         if not isinstance(value, Struct):
             raise self.fail(f"field insertion needs a struct, not {_describe(value)}")
         new_schema = self._schemas.get_or(schema, self._new_schema)
         values = list(field_values(value, self.config.replace_null_with_default))
         values.extend(self._values(record, False))
-        return with_part(record, target, new_schema, Struct.trusted(new_schema, values))
+        return new_schema, Struct.trusted(new_schema, values)
 
     def _new_schema(self, schema: Schema) -> Schema:
         fields = [(f.name, f.schema) for f in schema.fields]
@@ -174,7 +174,7 @@ class ReplaceFieldConfig(TargetConfig):
         return renames
 
 
-class ReplaceField(Transform):
+class ReplaceField(PartTransform):
     """Drop, keep and rename fields; excluded fields go, then included ones stay, then renames."""
 
     Config = ReplaceFieldConfig
@@ -191,24 +191,23 @@ class ReplaceField(Transform):
     def _keep(self, name: str) -> bool:
         return name not in self._exclude and (not self._include or name in self._include)
 
-    def apply(self, record: R) -> R | None:
-        """The record with its key or value's fields filtered and renamed."""
-        target = self.config.target
-        schema, value = part_of(record, target)
+    def apply_part(
+        self, record: ConnectRecord, schema: Schema | None, value: Any
+    ) -> tuple[Schema | None, Any]:
+        """The key or value with its fields filtered and renamed."""
         if value is None:
-            return record
+            return schema, value
         if schema is None:
             if not isinstance(value, Mapping):
                 raise self.fail(f"schemaless field replacement needs a map, not {_describe(value)}")
             rename, keep = self._renames.get, self._keep
-            updated = {rename(k, k): v for k, v in value.items() if keep(k)}
-            return with_part(record, target, None, updated)
+            return None, {rename(k, k): v for k, v in value.items() if keep(k)}
         if not isinstance(value, Struct):
             raise self.fail(f"field replacement needs a struct, not {_describe(value)}")
         new_schema, indices = self._plans.get_or(schema, self._plan)
         current = field_values(value, self.config.replace_null_with_default)
         values = [current[i] for i in indices]
-        return with_part(record, target, new_schema, Struct.trusted(new_schema, values))
+        return new_schema, Struct.trusted(new_schema, values)
 
     def _plan(self, schema: Schema) -> tuple[Schema, list[int]]:
         kept = [f for f in schema.fields if self._keep(f.name)]

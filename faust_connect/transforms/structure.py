@@ -25,7 +25,7 @@ from faust_connect.transforms._util import (
     struct_values,
     with_part,
 )
-from faust_connect.transforms.base import Transform
+from faust_connect.transforms.base import PartTransform, Transform
 
 __all__ = ["ExtractField", "Flatten", "HoistField", "SetSchemaMetadata", "parse_field_path"]
 
@@ -186,7 +186,7 @@ class FlattenConfig(TargetConfig):
     delimiter: str = Field(".", description="Joins a nested field's name to its parent's.")
 
 
-class Flatten(Transform):
+class Flatten(PartTransform):
     """Flatten nested structs (or maps) into top-level fields named ``parent.child``.
 
     Arrays (and, with a schema, maps) are kept as they are. Fields under an optional struct
@@ -199,24 +199,24 @@ class Flatten(Transform):
     def configure(self) -> None:
         self._schemas: SchemaCache[Schema, Schema] = SchemaCache()
 
-    def apply(self, record: R) -> R | None:
-        """The record with its key or value flattened."""
-        target = self.config.target
-        schema, value = part_of(record, target)
+    def apply_part(
+        self, record: ConnectRecord, schema: Schema | None, value: Any
+    ) -> tuple[Schema | None, Any]:
+        """The key or value flattened."""
         if value is None:
-            return record
+            return schema, value
         if schema is None:
             if not isinstance(value, Mapping):
                 raise self.fail(f"schemaless flattening needs a map, not {_describe(value)}")
             flat: dict[str, Any] = {}
             self._flatten_map(value, "", flat)
-            return with_part(record, target, None, flat)
+            return None, flat
         if not isinstance(value, Struct):
             raise self.fail(f"flattening needs a struct, not {_describe(value)}")
         new_schema = self._schemas.get_or(schema, self._flat_schema)
         values: list[Any] = []
         self._flatten_struct(schema, value, values)
-        return with_part(record, target, new_schema, Struct.trusted(new_schema, values))
+        return new_schema, Struct.trusted(new_schema, values)
 
     def _flatten_map(self, value: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
         for key, item in value.items():

@@ -8,21 +8,24 @@ import faust
 import pytest
 
 from faust_connect.exceptions import ConfigError, TransformError
-from faust_connect.records import ConnectRecord
+from faust_connect.records import ConnectRecord, SinkRecord
 from faust_connect.transforms import (
+    Cast,
     Chain,
     Filter,
+    Flatten,
     HoistField,
     InsertField,
     Predicate,
     RecordIsTombstone,
     RegexRouter,
+    ReplaceField,
     Stage,
     TopicNameMatches,
     Transform,
 )
 
-from .helpers import src
+from .helpers import USER, src, user
 
 R = TypeVar("R", bound=ConnectRecord)
 
@@ -185,3 +188,82 @@ async def test_chain_stream_passes_batches(app: faust.App) -> None:
     stream = app.stream([[src(1, topic="a"), src(None)], [src(None)]])
     batches = [[r.topic for r in batch] async for batch in chain.stream(stream)]
     assert batches == [["A"], []]
+
+
+# -- runs of PartTransforms: one copy per record for the whole run -------------------------------
+
+
+def _four(target: str = "value") -> Chain:
+    return (
+        Flatten(target=target, delimiter="_")
+        | ReplaceField(target=target, renames=("id:uid",), exclude=("visits",))
+        | Cast(target=target, spec=("uid:string",))
+        | InsertField(target=target, static_field="s", static_value="x", offset_field="o")
+    )
+
+
+@pytest.mark.parametrize("target", ["value", "key"])
+def test_a_run_of_part_transforms_matches_stage_by_stage(target: str) -> None:
+    chain = _four(target)
+
+    def record(value: Any, schema: Any = None, offset: int = 42) -> SinkRecord:
+        if target == "value":
+            return SinkRecord(topic="t", offset=offset, value=value, value_schema=schema)
+        return SinkRecord(topic="t", offset=offset, key=value, key_schema=schema)
+
+    def part(r: SinkRecord) -> Any:
+        return r.value if target == "value" else r.key
+
+    records = [record(user(id=i), USER, i) for i in range(5)]
+    records += [record({"id": 9, "nested": {"a": 1}}), record(None)]  # schemaless; tombstone
+    by_stage = [r for r in map(chain.apply, records) if r is not None]
+    batch = chain.apply_batch(records)
+    assert batch == by_stage
+    assert part(batch[1]).as_dict() == {
+        "uid": "1", "name": "ann", "email": "ann@example.com", "s": "x", "o": 1
+    }  # fmt: skip
+    assert part(batch[5]) == {"uid": "9", "nested_a": 1, "s": "x", "o": 42}
+    assert batch[6] is records[6]
+    assert part(records[0]) == user(id=0)  # inputs untouched
+
+
+def test_runs_split_at_a_predicate_or_another_part() -> None:
+    hoisted: list[Any] = []
+
+    class Spy(Transform):
+        def apply(self, record: R) -> R | None:
+            hoisted.append(record.value)
+            return record
+
+    chain = (
+        InsertField(static_field="a", static_value="1")
+        | InsertField(target="key", static_field="k", static_value="2")
+        | InsertField(static_field="b", static_value="3").when(RecordIsTombstone(), negate=True)
+        | Spy()
+        | InsertField(static_field="c", static_value="4")
+    )
+    records = [src({"x": 0}, key={"y": 0})]
+    out = chain.apply_batch(records)
+    assert out == [r for r in map(chain.apply, records) if r is not None]
+    assert out[0].value == {"x": 0, "a": "1", "b": "3", "c": "4"} and out[0].key == {
+        "y": 0,
+        "k": "2",
+    }
+    assert hoisted == [{"x": 0, "a": "1", "b": "3"}, {"x": 0, "a": "1", "b": "3"}]
+
+
+def test_a_failure_inside_a_run_names_its_stage_and_reports_the_original() -> None:
+    chain = (
+        InsertField(static_field="a", static_value="one")
+        | Cast(alias="caster", spec=("a:int32",))
+        | InsertField(static_field="b", static_value="2")
+    )
+    with pytest.raises(TransformError, match=r"^caster:"):
+        chain.apply_batch([src({"x": 1})])
+    failed: list[Any] = []
+    good = Chain([InsertField(static_field="a", static_value="1"), Flatten()])
+    mixed = good | Cast(alias="caster", spec=("x:int32",))
+    records = [src({"x": "1"}), src({"x": "nope"}), src({"x": "3"})]
+    out = mixed.apply_batch(records, on_error=lambda r, e: failed.append((r, str(e))))
+    assert [r.value["x"] for r in out] == [1, 3]
+    assert failed[0][0] is records[1] and failed[0][1].startswith("caster:")
