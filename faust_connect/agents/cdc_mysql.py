@@ -752,10 +752,15 @@ class _Capture:
                 tables = [(r["TABLE_SCHEMA"], r["TABLE_NAME"]) for r in cursor.fetchall()]
                 tables = [(db, t) for db, t in tables if self.captured(db, t)]
                 self.log.info("snapshot of %d tables at %s:%d", len(tables), at.file, at.pos)
-                pending: tuple[_Table, dict[str, Any], dict[str, Any], str] | None = None
+                # One record is held back, so the last one can say the snapshot is done.
+                pending: Any = None
                 first = True
                 for db, name in tables:
-                    table = self._snapshot_table(cursor, db, name, at, emit)
+                    table, ddl = self._snapshot_table(cursor, db, name, at)
+                    for item in [ddl] if ddl is not None else []:
+                        if pending is not None:
+                            first = self._snapshot_row(pending, first, False, at, emit)
+                        pending = item
                     cursor.execute(f"SELECT * FROM {_quote(db)}.{_quote(name)}")
                     start = True
                     while rows := cursor.fetchmany(self.c.snapshot_fetch_size):
@@ -763,8 +768,7 @@ class _Capture:
                             return at
                         for raw in rows:
                             if pending is not None:
-                                self._snapshot_row(pending, first, False, at, emit)
-                                first = False
+                                first = self._snapshot_row(pending, first, False, at, emit)
                             marker = "first_in_data_collection" if start else "true"
                             pending = (table, raw, {"db": db, "table": name}, marker)
                             start = False
@@ -798,7 +802,10 @@ class _Capture:
                 cursor.execute("UNLOCK TABLES")
         return Position(file, pos, ts_sec=int(time.time()), snapshot=True)
 
-    def _snapshot_table(self, cursor: Any, db: str, name: str, at: Position, emit: Emit) -> _Table:
+    def _snapshot_table(
+        self, cursor: Any, db: str, name: str, at: Position
+    ) -> tuple[_Table, SourceRecord | None]:
+        """The table's schema, and its CREATE TABLE event for the schema change topic."""
         cursor.execute(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION,"
             " NUMERIC_SCALE, DATETIME_PRECISION FROM information_schema.COLUMNS"
@@ -817,20 +824,20 @@ class _Capture:
             cursor.execute(f"SHOW CREATE TABLE {_quote(db)}.{_quote(name)}")
             ddl = cursor.fetchall()[0]["Create Table"]
             source = self.source(db, name, at, snapshot="true", ts_ms=at.ts_sec * 1000)
-            emit(self.schema_change(db, ddl, source, at.offset()))
-        return table
+            return table, self.schema_change(db, ddl, source, at.offset())
+        return table, None
 
     def _snapshot_row(
-        self,
-        pending: tuple[_Table, dict[str, Any], dict[str, str], str],
-        first: bool,
-        last: bool,
-        at: Position,
-        emit: Emit,
-    ) -> None:
+        self, pending: Any, first: bool, last: bool, at: Position, emit: Emit
+    ) -> bool:
+        """Emit a held snapshot record (a row, or a table's DDL event); the last one's offset
+        says the snapshot is complete. Returns whether the first row is still to come."""
+        offset = dataclasses.replace(at, snapshot=not last).offset()
+        if isinstance(pending, SourceRecord):
+            emit(pending.replace(source_offset=offset))
+            return first
         table, raw, where, marker = pending
         marker = "last" if last else "first" if first else marker
-        offset = dataclasses.replace(at, snapshot=not last).offset()
         now = time.time_ns()
         source = self.source(where["db"], where["table"], at, snapshot=marker, ts_ms=now // 10**6)
         row = self.convert(table, raw, {})
@@ -838,6 +845,7 @@ class _Capture:
             table.schema, "r", None, row, source, partition=self.partition, offset=offset
         ):
             emit(record)
+        return False
 
     # -- tables and records
 
