@@ -45,6 +45,8 @@ CHANNEL_SIZE = 2
 _TIMESTAMP_TYPES: tuple[TimestampType, TimestampType] = ("CreateTime", "LogAppendTime")
 
 Messages = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+#: A message that failed conversion: the stage, the converter and the error.
+_Failure = tuple[ConsumerRecord[bytes, bytes], Stage, Converter, Exception]
 
 
 @dataclasses.dataclass
@@ -227,39 +229,40 @@ class SinkRunner(TaskRunner):
 
     def _convert(
         self, messages: Messages
-    ) -> tuple[
-        list[SinkRecord],
-        dict[TopicPartition, int],
-        list[tuple[ConsumerRecord[bytes, bytes], Stage, Converter, Exception]],
-    ]:
-        to_key = self.key_converter.to_connect
-        to_value = self.value_converter.to_connect
+    ) -> tuple[list[SinkRecord], dict[TopicPartition, int], list[_Failure]]:
+        """Records of a fetched batch: keys and values converted a partition's batch at a time
+        (one record at a time only after a failure, to find the bad ones)."""
         records: list[SinkRecord] = []
         positions: dict[TopicPartition, int] = {}
-        failures: list[tuple[ConsumerRecord[bytes, bytes], Stage, Converter, Exception]] = []
+        failures: list[_Failure] = []
+        build = SinkRecord.build
+        key_converter, value_converter = self.key_converter, self.value_converter
         for tp, batch in messages.items():
             topic, partition = tp.topic, tp.partition
-            for m in batch:
-                try:
-                    key_schema, key = to_key(topic, m.key)
-                except Exception as exc:
-                    failures.append((m, "KEY_CONVERTER", self.key_converter, exc))
-                    continue
-                try:
-                    value_schema, value = to_value(topic, m.value)
-                except Exception as exc:
-                    failures.append((m, "VALUE_CONVERTER", self.value_converter, exc))
-                    continue
-                try:
-                    headers = self._headers(topic, m.headers) if m.headers else EMPTY_HEADERS
-                except Exception as exc:
-                    failures.append((m, "HEADER_CONVERTER", self.header_converter, exc))
-                    continue
+            positions[tp] = batch[-1].offset + 1
+            try:
+                keys = key_converter.to_connect_many(topic, [m.key for m in batch])
+                values = value_converter.to_connect_many(topic, [m.value for m in batch])
+            except Exception:
+                self._convert_each(topic, partition, batch, records, failures)
+                continue
+            for m, (key_schema, key), (value_schema, value) in zip(
+                batch, keys, values, strict=True
+            ):
+                if m.headers:
+                    try:
+                        headers = self._headers(topic, m.headers)
+                    except Exception as exc:
+                        failures.append((m, "HEADER_CONVERTER", self.header_converter, exc))
+                        continue
+                else:
+                    headers = EMPTY_HEADERS
+                offset = m.offset
                 records.append(
-                    SinkRecord(
+                    build(
                         topic=topic,
                         partition=partition,
-                        offset=m.offset,
+                        offset=offset,
                         key=key,
                         key_schema=key_schema,
                         value=value,
@@ -269,12 +272,56 @@ class SinkRunner(TaskRunner):
                         headers=headers,
                         original_topic=topic,
                         original_partition=partition,
-                        original_offset=m.offset,
+                        original_offset=offset,
                     )
                 )
-            positions[tp] = batch[-1].offset + 1
         self.metrics.consumed += sum(len(b) for b in messages.values())
         return records, positions, failures
+
+    def _convert_each(
+        self,
+        topic: str,
+        partition: int,
+        batch: Sequence[ConsumerRecord[bytes, bytes]],
+        records: list[SinkRecord],
+        failures: list[_Failure],
+    ) -> None:
+        """Convert one record at a time; a failing record goes to ``failures`` with its stage."""
+        to_key = self.key_converter.to_connect
+        to_value = self.value_converter.to_connect
+        for m in batch:
+            try:
+                key_schema, key = to_key(topic, m.key)
+            except Exception as exc:
+                failures.append((m, "KEY_CONVERTER", self.key_converter, exc))
+                continue
+            try:
+                value_schema, value = to_value(topic, m.value)
+            except Exception as exc:
+                failures.append((m, "VALUE_CONVERTER", self.value_converter, exc))
+                continue
+            try:
+                headers = self._headers(topic, m.headers) if m.headers else EMPTY_HEADERS
+            except Exception as exc:
+                failures.append((m, "HEADER_CONVERTER", self.header_converter, exc))
+                continue
+            records.append(
+                SinkRecord.build(
+                    topic=topic,
+                    partition=partition,
+                    offset=m.offset,
+                    key=key,
+                    key_schema=key_schema,
+                    value=value,
+                    value_schema=value_schema,
+                    timestamp=m.timestamp,
+                    timestamp_type=_TIMESTAMP_TYPES[m.timestamp_type],
+                    headers=headers,
+                    original_topic=topic,
+                    original_partition=partition,
+                    original_offset=m.offset,
+                )
+            )
 
     def _update_lag(
         self, consumer: AIOKafkaConsumer, positions: Mapping[TopicPartition, int]

@@ -23,7 +23,7 @@ implement both methods and register it in :data:`converters` (or the entry-point
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from faust_connect.codecs.errors import CodecError
@@ -117,6 +117,15 @@ class Converter(ABC):
         self, topic: str, data: bytes | None, headers: Headers | None = None
     ) -> SchemaAndValue:
         """Deserialize ``data`` into ``(schema, value)``; None data gives ``(None, None)``."""
+
+    def to_connect_many(self, topic: str, datas: Sequence[bytes | None]) -> list[SchemaAndValue]:
+        """:meth:`to_connect` of many messages' data of one topic (no headers), in order.
+
+        Raises as :meth:`to_connect` does on the first data it cannot read; the caller then
+        converts one by one to find which. Converters with a cheaper batch path override it.
+        """
+        to_connect = self.to_connect
+        return [to_connect(topic, data) for data in datas]
 
     def from_connect_header(
         self, topic: str, key: str, schema: Schema | None, value: Any

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import struct
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -118,6 +119,13 @@ class ByteArrayConverter(Converter):
     ) -> SchemaAndValue:
         """``(OPTIONAL_BYTES, data)``."""
         return OPTIONAL_BYTES, None if data is None else bytes(data)
+
+    def to_connect_many(self, topic: str, datas: Sequence[bytes | None]) -> list[SchemaAndValue]:
+        """``(OPTIONAL_BYTES, data)`` of each; fetched data is already bytes, kept as it is."""
+        return [
+            (OPTIONAL_BYTES, data if data is None or type(data) is bytes else bytes(data))
+            for data in datas
+        ]
 
 
 class NumberConverter(Converter):

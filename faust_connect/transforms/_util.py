@@ -16,6 +16,7 @@ __all__ = [
     "Target",
     "TargetConfig",
     "field_values",
+    "filled_values",
     "part_of",
     "rebuild_struct_schema",
     "struct_values",
@@ -77,9 +78,15 @@ class SchemaCache(dict[K, V]):
 
 def field_values(struct: Struct, replace_null_with_default: bool = True) -> Sequence[Any]:
     """A struct's values in field order; null fields become their default unless told otherwise."""
-    values = struct.values()
+    return filled_values(struct.schema, struct.values(), replace_null_with_default)
+
+
+def filled_values(
+    schema: Schema, values: Sequence[Any], replace_null_with_default: bool = True
+) -> Sequence[Any]:
+    """Struct values of ``schema`` in field order, null fields as their default (if told so)."""
     if replace_null_with_default and None in values:
-        fields = struct.schema.fields
+        fields = schema.fields
         return [v if v is not None else fields[i].schema.default for i, v in enumerate(values)]
     return values
 

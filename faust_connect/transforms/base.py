@@ -39,7 +39,7 @@ from collections.abc import (
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from faust_connect.config import PluginConfig, parse_config
-from faust_connect.data import Schema
+from faust_connect.data import Schema, Struct
 from faust_connect.exceptions import TransformError
 from faust_connect.records import ConnectRecord
 
@@ -57,6 +57,8 @@ R = TypeVar("R", bound=ConnectRecord)
 
 #: Called with the original record and the error when a record fails inside a batch.
 ErrorHandler = Callable[[ConnectRecord, TransformError], None]
+#: A PartTransform's struct path on values: ``(record, schema, values) -> (schema, values)``.
+StructValuesFn = Callable[[ConnectRecord, Schema, Sequence[Any]], tuple[Schema, Sequence[Any]]]
 
 
 class NoConfig(PluginConfig):
@@ -162,6 +164,16 @@ class PartTransform(Transform):
         own key or value may be older than ``schema``/``value``, so read the part only from
         the arguments. Return the arguments themselves to leave the part unchanged.
         """
+
+    def values_path(self) -> StructValuesFn | None:
+        """Optionally, the struct case of :meth:`apply_part` on a struct's values.
+
+        A function ``(record, schema, values) -> (new struct schema, new values)`` taking the
+        values of a Struct of ``schema`` in field order, giving exactly what :meth:`apply_part`
+        would give for that Struct, as values; None if the transform has no such path. A chain
+        then hands values from stage to stage and builds one Struct at the end.
+        """
+        return None
 
     def apply(self, record: R) -> R | None:
         """The record with its part replaced by :meth:`apply_part`'s."""
@@ -349,6 +361,8 @@ class _PartRun:
 
     def run(self, records: list[R]) -> list[R]:
         applies = [transform.apply_part for _, transform in self.parts]
+        paths = [transform.values_path() for _, transform in self.parts]
+        on_values = None if None in paths else [p for p in paths if p is not None]
         out: list[R] = []
         append = out.append
         record: R | None = None
@@ -357,8 +371,19 @@ class _PartRun:
                 for record in records:
                     schema = old_schema = record.value_schema
                     value = old = record.value
-                    for apply_part in applies:
-                        schema, value = apply_part(record, schema, value)
+                    if (
+                        on_values is not None
+                        and schema is not None
+                        and isinstance(value, Struct)
+                        and value.schema is schema
+                    ):
+                        values: Sequence[Any] = value.values()
+                        for step in on_values:
+                            schema, values = step(record, schema, values)
+                        value = Struct.trusted(schema, values)
+                    else:
+                        for apply_part in applies:
+                            schema, value = apply_part(record, schema, value)
                     if value is not old or schema is not old_schema:
                         record = record.replace(value_schema=schema, value=value)
                     append(record)

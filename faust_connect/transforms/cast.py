@@ -16,7 +16,7 @@ import base64
 import datetime as dt
 import decimal
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import Field, field_validator
@@ -27,10 +27,10 @@ from faust_connect.records import ConnectRecord
 from faust_connect.transforms._util import (
     SchemaCache,
     TargetConfig,
+    filled_values,
     rebuild_struct_schema,
-    struct_values,
 )
-from faust_connect.transforms.base import PartTransform
+from faust_connect.transforms.base import PartTransform, StructValuesFn
 
 __all__ = ["Cast", "cast_value"]
 
@@ -183,6 +183,7 @@ class Cast(PartTransform):
                 self._whole = _TARGETS[kind.strip().lower()]
         self._casts = casts
         self._schemas: SchemaCache[Schema, Schema] = SchemaCache()
+        self._types: SchemaCache[Schema, list[Type | None]] = SchemaCache()
 
     def apply_part(
         self, record: ConnectRecord, schema: Schema | None, value: Any
@@ -207,9 +208,33 @@ class Cast(PartTransform):
                 }
             if not isinstance(value, Struct):
                 raise self.fail(f"field casting needs a struct, not {type(value).__name__}")
+        except (ValueError, TypeError, decimal.InvalidOperation) as exc:
+            raise self.fail(str(exc)) from exc
+        new_schema, values = self._on_values(record, schema, value.values(), value.schema)
+        return new_schema, Struct.trusted(new_schema, values)
+
+    def values_path(self) -> StructValuesFn | None:
+        """The struct case on values (see PartTransform); none when casting the whole part."""
+        return None if self._whole is not None else self._on_values
+
+    def _on_values(
+        self,
+        record: ConnectRecord,
+        schema: Schema,
+        values: Sequence[Any],
+        struct_schema: Schema | None = None,
+    ) -> tuple[Schema, list[Any]]:
+        try:
             new_schema = self._schemas.get_or(schema, self._cast_schema)
-            current = struct_values(value, self.config.replace_null_with_default)
-            values = [
+            fields = schema if struct_schema is None else struct_schema
+            filled = filled_values(fields, values, self.config.replace_null_with_default)
+            if fields is schema:  # the output fields are the input's, in order
+                types = self._types.get_or(new_schema, self._cast_types)
+                return new_schema, [
+                    v if t is None else cast_value(v, t) for v, t in zip(filled, types, strict=True)
+                ]
+            current = dict(zip((f.name for f in fields.fields), filled, strict=True))
+            return new_schema, [
                 cast_value(current[f.name], f.schema.type)
                 if f.name in self._casts
                 else current[f.name]
@@ -217,7 +242,10 @@ class Cast(PartTransform):
             ]
         except (ValueError, TypeError, decimal.InvalidOperation) as exc:
             raise self.fail(str(exc)) from exc
-        return new_schema, Struct.trusted(new_schema, values)
+
+    def _cast_types(self, new_schema: Schema) -> list[Type | None]:
+        """Per output field, the type it is cast to (None: kept as it is)."""
+        return [f.schema.type if f.name in self._casts else None for f in new_schema.fields]
 
     def _cast_schema(self, schema: Schema) -> Schema:
         if self._whole is not None:

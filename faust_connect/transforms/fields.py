@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import Field, field_validator
@@ -33,13 +33,13 @@ from faust_connect.records import ConnectRecord, SinkRecord
 from faust_connect.transforms._util import (
     SchemaCache,
     TargetConfig,
-    field_values,
+    filled_values,
     part_of,
     rebuild_struct_schema,
     struct_values,
     with_part,
 )
-from faust_connect.transforms.base import PartTransform, Transform
+from faust_connect.transforms.base import PartTransform, StructValuesFn, Transform
 
 __all__ = ["InsertField", "MaskField", "ReplaceField", "ValueToKey"]
 
@@ -140,10 +140,25 @@ class InsertField(PartTransform):
             return None, updated
         if not isinstance(value, Struct):
             raise self.fail(f"field insertion needs a struct, not {_describe(value)}")
-        new_schema = self._schemas.get_or(schema, self._new_schema)
-        values = list(field_values(value, self.config.replace_null_with_default))
-        values.extend(self._values(record, False))
+        new_schema, values = self._on_values(record, schema, value.values(), value.schema)
         return new_schema, Struct.trusted(new_schema, values)
+
+    def values_path(self) -> StructValuesFn:
+        """The struct case on values (see PartTransform)."""
+        return self._on_values
+
+    def _on_values(
+        self,
+        record: ConnectRecord,
+        schema: Schema,
+        values: Sequence[Any],
+        struct_schema: Schema | None = None,
+    ) -> tuple[Schema, list[Any]]:
+        new_schema = self._schemas.get_or(schema, self._new_schema)
+        fields = schema if struct_schema is None else struct_schema
+        out = list(filled_values(fields, values, self.config.replace_null_with_default))
+        out.extend(self._values(record, False))
+        return new_schema, out
 
     def _new_schema(self, schema: Schema) -> Schema:
         fields = [(f.name, f.schema) for f in schema.fields]
@@ -204,10 +219,24 @@ class ReplaceField(PartTransform):
             return None, {rename(k, k): v for k, v in value.items() if keep(k)}
         if not isinstance(value, Struct):
             raise self.fail(f"field replacement needs a struct, not {_describe(value)}")
-        new_schema, indices = self._plans.get_or(schema, self._plan)
-        current = field_values(value, self.config.replace_null_with_default)
-        values = [current[i] for i in indices]
+        new_schema, values = self._on_values(record, schema, value.values(), value.schema)
         return new_schema, Struct.trusted(new_schema, values)
+
+    def values_path(self) -> StructValuesFn:
+        """The struct case on values (see PartTransform)."""
+        return self._on_values
+
+    def _on_values(
+        self,
+        record: ConnectRecord,
+        schema: Schema,
+        values: Sequence[Any],
+        struct_schema: Schema | None = None,
+    ) -> tuple[Schema, list[Any]]:
+        new_schema, indices = self._plans.get_or(schema, self._plan)
+        fields = schema if struct_schema is None else struct_schema
+        current = filled_values(fields, values, self.config.replace_null_with_default)
+        return new_schema, [current[i] for i in indices]
 
     def _plan(self, schema: Schema) -> tuple[Schema, list[int]]:
         kept = [f for f in schema.fields if self._keep(f.name)]

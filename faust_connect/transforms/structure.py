@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -20,12 +20,13 @@ from faust_connect.transforms._util import (
     SchemaCache,
     TargetConfig,
     field_values,
+    filled_values,
     part_of,
     rebuild_struct_schema,
     struct_values,
     with_part,
 )
-from faust_connect.transforms.base import PartTransform, Transform
+from faust_connect.transforms.base import PartTransform, StructValuesFn, Transform
 
 __all__ = ["ExtractField", "Flatten", "HoistField", "SetSchemaMetadata", "parse_field_path"]
 
@@ -213,10 +214,25 @@ class Flatten(PartTransform):
             return None, flat
         if not isinstance(value, Struct):
             raise self.fail(f"flattening needs a struct, not {_describe(value)}")
-        new_schema = self._schemas.get_or(schema, self._flat_schema)
-        values: list[Any] = []
-        self._flatten_struct(schema, value, values)
+        new_schema, values = self._on_values(record, schema, value.values(), value.schema)
         return new_schema, Struct.trusted(new_schema, values)
+
+    def values_path(self) -> StructValuesFn:
+        """The struct case on values (see PartTransform)."""
+        return self._on_values
+
+    def _on_values(
+        self,
+        record: ConnectRecord,
+        schema: Schema,
+        values: Sequence[Any],
+        struct_schema: Schema | None = None,
+    ) -> tuple[Schema, list[Any]]:
+        new_schema = self._schemas.get_or(schema, self._flat_schema)
+        fields = schema if struct_schema is None else struct_schema
+        out: list[Any] = []
+        self._flatten_values(schema, filled_values(fields, values), out)
+        return new_schema, out
 
     def _flatten_map(self, value: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
         for key, item in value.items():
@@ -226,11 +242,13 @@ class Flatten(PartTransform):
             else:
                 out[name] = item
 
-    def _flatten_struct(self, schema: Schema, value: Struct | None, out: list[Any]) -> None:
-        current = field_values(value) if value is not None else [None] * len(schema.fields)
+    def _flatten_values(self, schema: Schema, current: Sequence[Any], out: list[Any]) -> None:
         for field, item in zip(schema.fields, current, strict=True):
             if field.schema.type is Type.STRUCT:
-                self._flatten_struct(field.schema, item, out)
+                if item is None:
+                    self._flatten_values(field.schema, [None] * len(field.schema.fields), out)
+                else:
+                    self._flatten_values(field.schema, field_values(item), out)
             else:
                 out.append(item)
 

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 import faust
 import pytest
 
+from faust_connect.data import INT32, STRING, Schema, Struct, Type, struct_schema
 from faust_connect.exceptions import ConfigError, TransformError
 from faust_connect.records import ConnectRecord, SinkRecord
 from faust_connect.transforms import (
@@ -267,3 +268,28 @@ def test_a_failure_inside_a_run_names_its_stage_and_reports_the_original() -> No
     out = mixed.apply_batch(records, on_error=lambda r, e: failed.append((r, str(e))))
     assert [r.value["x"] for r in out] == [1, 3]
     assert failed[0][0] is records[1] and failed[0][1].startswith("caster:")
+
+
+def test_a_run_on_nested_structs_with_nulls_matches_stage_by_stage() -> None:
+    address = struct_schema(
+        [("city", STRING), ("zip", Schema(Type.INT32, optional=True, default=7))], optional=True
+    )
+    schema = struct_schema(
+        [
+            ("id", INT32),
+            ("address", address),
+            ("note", Schema(Type.STRING, optional=True, default="-")),
+        ]
+    )
+    values = [
+        Struct(schema, id=1, address=Struct(address, city="x", zip=None), note=None),
+        Struct(schema, id=2, address=None, note="n"),
+    ]
+    chain = _four()
+    records = [SinkRecord(topic="t", value=v, value_schema=schema) for v in values]
+    by_stage = [chain.apply(r) for r in records]
+    assert chain.apply_batch(records) == by_stage
+    assert [r.value.as_dict() for r in by_stage if r is not None] == [
+        {"uid": "1", "address_city": "x", "address_zip": 7, "note": "-", "s": "x", "o": 0},
+        {"uid": "2", "address_city": None, "address_zip": 7, "note": "n", "s": "x", "o": 0},
+    ]
