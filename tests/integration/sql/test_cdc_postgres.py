@@ -273,7 +273,7 @@ def test_kill_9_repeatedly_during_100k_changes_loses_none(
     writer.start()
     total = inserts + updates + 2 * deletes  # a tombstone after each delete
     kills = 0
-    for share in (0.15, 0.4, 0.65, 0.85):
+    for share in (0.2, 0.45, 0.7):
         at = wait_until(
             lambda share=share: (
                 (n := asyncio.run(_high_water(tansu.bootstrap, topic))) >= total * share and n
@@ -560,6 +560,11 @@ def test_schema_changes_mid_stream_give_correct_events(
     db.run(
         "ALTER TABLE evolve ADD COLUMN b INT NOT NULL DEFAULT 7",
         "INSERT INTO evolve VALUES (2, 'y', 8)",
+    )
+    # NOT NULL comes from the catalog when the new Relation message is decoded (pgoutput does
+    # not send it): let the source see column b before it is dropped again.
+    asyncio.run(consume(broker.bootstrap, topic, 2, timeout=60))
+    db.run(
         "ALTER TABLE evolve RENAME COLUMN a TO a2",
         "INSERT INTO evolve VALUES (3, 'z', 9)",
         "ALTER TABLE evolve DROP COLUMN b",
