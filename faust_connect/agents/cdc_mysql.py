@@ -928,6 +928,13 @@ class _Capture:
         boundary plus what of its transaction was delivered."""
         delay = 0.5
         self.resume_at = position
+        self.log.info(
+            "reading the binlog from %s:%d (then skipping %d row events, %d rows)",
+            position.file,
+            position.pos,
+            position.event,
+            position.row,
+        )
         while not stopped():
             try:
                 self.check_server()
