@@ -219,5 +219,20 @@ for _name, _target, _aliases in [
         "jdbc_sink:JdbcSinkConnector",
         ("io.confluent.connect.jdbc.JdbcSinkConnector", "JdbcSinkConnector"),
     ),
+    (
+        "PostgresCdcSource",
+        "cdc_postgres:PostgresConnector",
+        ("io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector"),
+    ),
+    (
+        "MySqlCdcSource",
+        "cdc_mysql:MySqlConnector",
+        (
+            "io.debezium.connector.mysql.MySqlConnector",
+            "MySqlConnector",
+            "io.debezium.connector.mariadb.MariaDbConnector",
+            "MariaDbConnector",
+        ),
+    ),
 ]:
     connectors.register(_name, f"faust_connect.agents.{_target}", aliases=_aliases)
