@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, latency, micro, pipelines
+from bench import baselines, latency, micro, pipelines, sql
 from bench.baselines import Context
 from bench.data import datagen_bytes
 from bench.harness import Broker, broker, fill, uid
@@ -39,8 +39,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     add("--startup-runs", type=int, default=1, help="runs of the start-up rows (each ~1 min)")
     add("--micro-records", type=int, default=5_000, help="records in the micro benchmarks")
     add("--micro-seconds", type=float, default=0.5, help="seconds per micro benchmark run")
+    add("--sql-records", type=int, default=20_000, help="rows per run in the sql group")
     add("--broker", choices=["noida", "tansu"], default="noida", help="broker of the 1-worker rows")
-    add("--only", default=",".join(GROUPS), help=f"comma list of groups: {', '.join(GROUPS)}")
+    add("--only", default=",".join(GROUPS), help=f"comma list of: {', '.join(GROUPS)}, sql")
     add("--out", type=Path, default=RESULTS, help="where the JSON and the profile go")
     return parser.parse_args(argv)
 
@@ -241,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         if "micro" in groups:
             for row in micro.micro_rows(args.micro_records, args.micro_seconds, args.runs):
                 table.rows.append(row)
+        if "sql" in groups:  # only when named (--only sql): it adds ~2 min
+            sql.sql_rows(table.row, ctx, args.broker, args.sql_records)
     elapsed = time.monotonic() - started
     settings = {k: str(v) for k, v in vars(args).items()} | {"record_bytes": round(size, 1)}
     print(

@@ -42,7 +42,17 @@ def _tombstone(i: int) -> tuple[bytes, None]:
     return orjson.dumps({"schema": KEY_SCHEMA, "payload": {"id": i}}), None
 
 
-@pytest.mark.parametrize("pair", ["sqlite->postgresql", "postgresql->mariadb", "mariadb->sqlite"])
+PAIRS = [
+    "sqlite->postgresql",
+    "postgresql->mariadb",
+    "mariadb->sqlite",
+    "postgresql->sqlite",
+    "mariadb->postgresql",
+    "sqlite->mariadb",
+]
+
+
+@pytest.mark.parametrize("pair", PAIRS)
 def test_rows_inserted_updated_and_deleted_arrive_in_the_other_database(
     pair: str,
     request: pytest.FixtureRequest,
