@@ -152,7 +152,8 @@ class App(faust.App):
     async def on_start(self) -> None:
         """Before Faust's consumer starts: load the state tables in bulk (see ``preload``)."""
         await super().on_start()
-        if not self._preloaded:
+        # A client-only or producer-only app (``faust send`` and the like) has no tables to read.
+        if not self._preloaded and not (self.client_only or self.producer_only):
             self._preloaded = True
             tables = [t for t in self.tables.values() if isinstance(t, StateTable)]
             started = time.monotonic()

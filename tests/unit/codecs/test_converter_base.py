@@ -141,3 +141,18 @@ def test_codec_error_context() -> None:
 def test_converter_rejects_foreign_config_model() -> None:
     with pytest.raises(TypeError):
         StringConverter(JsonConverter().config)
+
+
+def test_to_connect_many_is_to_connect_of_each_in_order() -> None:
+    datas = [b'{"a":1}', None, b'"x"', bytearray(b"[2]")]
+    for converter in (
+        ByteArrayConverter(),
+        StringConverter(),
+        JsonConverter({"schemas.enable": False}),
+    ):
+        assert converter.to_connect_many("t", datas) == [
+            converter.to_connect("t", d) for d in datas
+        ]
+    fetched = [b"k", None]
+    many = ByteArrayConverter().to_connect_many("t", fetched)
+    assert many[0][1] is fetched[0] and many[1][1] is None  # fetched bytes kept as they are
