@@ -767,9 +767,7 @@ class _Stream:
             "ts_ns": txn.commit_us * 1000,
             "snapshot": "false",
             "db": self.c.database_dbname,
-            "sequence": json.dumps(
-                [None if last is None else str(last), str(lsn)], separators=(",", ":")
-            ),
+            "sequence": _sequence(last, lsn),
             "schema": table.schema_name,
             "table": table.name,
             "txId": txn.xid,
@@ -812,6 +810,12 @@ class _Stream:
                 continue
             self._flush(None)
             self.pending = (table, "t", None, None, lsn, self.event)
+
+
+def _sequence(last_commit: int | None, lsn: int) -> str:
+    """Debezium's ``source.sequence``: ``["<last commit LSN>","<LSN>"]`` as JSON text."""
+    last = "null" if last_commit is None else f'"{last_commit}"'
+    return f'[{last},"{lsn}"]'
 
 
 def _ident(name: str) -> str:
