@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, latency, micro, pipelines, sql
+from bench import baselines, cdc_mysql, cdc_postgres, latency, micro, pipelines, sql
 from bench.baselines import Context
 from bench.data import datagen_bytes
 from bench.harness import Broker, broker, fill, uid
@@ -40,8 +40,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     add("--micro-records", type=int, default=5_000, help="records in the micro benchmarks")
     add("--micro-seconds", type=float, default=0.5, help="seconds per micro benchmark run")
     add("--sql-records", type=int, default=20_000, help="rows per run in the sql group")
+    add("--cdc-records", type=int, default=100_000, help="backlog changes per run in the cdc group")
     add("--broker", choices=["noida", "tansu"], default="noida", help="broker of the 1-worker rows")
-    add("--only", default=",".join(GROUPS), help=f"comma list of: {', '.join(GROUPS)}, sql")
+    add("--only", default=",".join(GROUPS), help=f"comma list of: {', '.join(GROUPS)}, sql, cdc")
     add("--out", type=Path, default=RESULTS, help="where the JSON and the profile go")
     return parser.parse_args(argv)
 
@@ -244,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
                 table.rows.append(row)
         if "sql" in groups:  # only when named (--only sql): it adds ~2 min
             sql.sql_rows(table.row, ctx, args.broker, args.sql_records)
+        if "cdc" in groups:  # only when named (--only cdc)
+            cdc_mysql.cdc_mysql_rows(table.row, ctx, args.broker, args.cdc_records)
+            cdc_postgres.cdc_postgres_rows(table.row, ctx, args.broker, args.cdc_records)
     elapsed = time.monotonic() - started
     settings = {k: str(v) for k, v in vars(args).items()} | {"record_bytes": round(size, 1)}
     print(
