@@ -16,21 +16,20 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.error
-from collections.abc import Callable
 from typing import Any
 
 import pymysql
 
 from bench.baselines import Context
+from bench.cdc import RowFn, cdc_rows, put, record_bytes
 from bench.data import JSON_CONVERTERS
-from bench.harness import Broker, Worker, broker, create_topic, peak_rss_mb, uid, watch_topic
+from bench.harness import Broker, Worker, create_topic, peak_rss_mb, uid, watch_topic
 from bench.pipelines import start_workers
 from bench.report import Sample
-from tests.integration.sql.databases import MariaDB, ensure_installed
+from tests.integration.sql.databases import MariaDB
 
 __all__ = ["cdc_mysql_rows"]
 
-RowFn = Callable[..., list[Sample]]
 TXN_ROWS = 5_000
 DDL = (
     "CREATE TABLE orders (orderid BIGINT PRIMARY KEY, ordertime BIGINT NOT NULL,"
@@ -93,18 +92,6 @@ def bare_decode(server: MariaDB, file: str, pos: int, n: int) -> float:
     return time.monotonic() - first
 
 
-def _put(worker: Worker, path: str, body: Any = None) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            worker.rest("PUT", path, body)
-            return
-        except urllib.error.HTTPError as exc:
-            if exc.code != 409 or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 def _wait_snapshot(worker: Worker, name: str, timeout: float = 60) -> None:
     """Wait until the connector stored an offset with its snapshot complete."""
     deadline = time.monotonic() + timeout
@@ -121,29 +108,19 @@ def _wait_snapshot(worker: Worker, name: str, timeout: float = 60) -> None:
 
 def cdc_mysql_rows(row: RowFn, ctx: Context, broker_kind: str, records: int) -> None:
     """``cdc-mysql-bare`` and ``cdc-mysql`` over a ``records``-row binlog backlog per run."""
-    ensure_installed()
     server = MariaDB()
-    server.start()
-    try:
-        with broker(broker_kind, ctx.folder) as b:
-            bare: list[Sample] = []
-            worker_samples: list[Sample] = []
-
-            def runs() -> list[Sample]:
-                _runs(ctx, server, b, records, bare, worker_samples)
-                return bare
-
-            row("cdc-mysql-bare", "BinLogStreamReader decode (bare, no Kafka)", "-", runs)
-            row(
-                "cdc-mysql",
-                "MariaDB binlog -> CDC source -> JSON -> topic",
-                b,
-                lambda: worker_samples,
-                baseline="cdc-mysql-bare",
-                worker=True,
-            )
-    finally:
-        server.stop()
+    cdc_rows(
+        row,
+        ctx,
+        broker_kind,
+        server,
+        ("cdc-mysql-bare", "cdc-mysql"),
+        (
+            "BinLogStreamReader decode (bare, no Kafka)",
+            "MariaDB binlog -> CDC source -> JSON -> topic",
+        ),
+        lambda b, bare, samples: _runs(ctx, server, b, records, bare, samples),
+    )
 
 
 def _runs(
@@ -174,7 +151,7 @@ def _runs(
             }
             worker.create(name, config)
             _wait_snapshot(worker, name)
-            _put(worker, f"/connectors/{name}/stop")
+            put(worker, f"/connectors/{name}/stop")
             (file, pos, *_), *_ = _sql(server, "SHOW MASTER STATUS")
             _backlog(server, db, n)
             seconds = bare_decode(server, file, int(pos), n)
@@ -182,11 +159,11 @@ def _runs(
             ctx.log(f"cdc-mysql-bare: {n / seconds:,.0f} rows/s")
             topic = f"{prefix}.{db}.orders"
             asyncio.run(create_topic(b.bootstrap, topic))  # watched from before the first record
-            _put(worker, f"/connectors/{name}/resume")
+            put(worker, f"/connectors/{name}/resume")
             tansu = b.name == "tansu"  # its ListOffsets is wrong (BROKERS.md)
             first, last = watch_topic(b.bootstrap, topic, n, timeout=60 + n / 250, by_fetch=tansu)
             if not size:
-                size = _record_bytes(b, topic)
+                size = record_bytes(b, topic)
             samples.append(Sample(last - first, n, size, peak_rss_mb(worker.pid)))
             ctx.log(f"cdc-mysql: {samples[-1].rate:,.0f} changes/s")
             worker.delete(name)
@@ -194,11 +171,3 @@ def _runs(
     finally:
         for w in workers:
             w.stop()
-
-
-def _record_bytes(b: Broker, topic: str) -> float:
-    from tests.kafka import consume
-
-    sample = asyncio.run(consume(b.bootstrap, topic, 100, timeout=10))
-    sizes = [len(r.key or b"") + len(r.value or b"") for r in sample]
-    return sum(sizes) / len(sizes) if sizes else 0.0

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.error
 from collections.abc import Callable
 from typing import Any
 
@@ -25,15 +24,15 @@ import psycopg2
 import psycopg2.extras
 
 from bench.baselines import Context
+from bench.cdc import RowFn, cdc_rows, put, record_bytes
 from bench.data import JSON_CONVERTERS
-from bench.harness import Broker, Worker, broker, create_topic, peak_rss_mb, uid, watch_topic
+from bench.harness import Broker, create_topic, peak_rss_mb, uid, watch_topic
 from bench.pipelines import start_workers
 from bench.report import Sample
-from tests.integration.sql.databases import PostgreSQL, ensure_installed
+from tests.integration.sql.databases import PostgreSQL
 
 __all__ = ["cdc_postgres_rows"]
 
-RowFn = Callable[..., list[Sample]]
 TXN_ROWS = 5_000
 DDL = (
     "CREATE TABLE orders (orderid BIGINT PRIMARY KEY, ordertime BIGINT NOT NULL,"
@@ -94,18 +93,6 @@ def bare_decode(server: PostgreSQL, db: str, slot: str, n: int) -> float:
     return time.monotonic() - state["first"]
 
 
-def _put(worker: Worker, path: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            worker.rest("PUT", path)
-            return
-        except urllib.error.HTTPError as exc:
-            if exc.code != 409 or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 def _wait(condition: Callable[[], Any], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -116,29 +103,19 @@ def _wait(condition: Callable[[], Any], what: str, timeout: float = 60) -> None:
 
 def cdc_postgres_rows(row: RowFn, ctx: Context, broker_kind: str, records: int) -> None:
     """``cdc-pg-bare`` and ``cdc-pg`` over a ``records``-row WAL backlog per run."""
-    ensure_installed()
     server = PostgreSQL()
-    server.start()
-    try:
-        with broker(broker_kind, ctx.folder) as b:
-            bare: list[Sample] = []
-            worker_samples: list[Sample] = []
-
-            def runs() -> list[Sample]:
-                _runs(ctx, server, b, records, bare, worker_samples)
-                return bare
-
-            row("cdc-pg-bare", "psycopg2 consume_stream, pgoutput (bare)", "-", runs)
-            row(
-                "cdc-pg",
-                "PostgreSQL WAL -> CDC source -> JSON -> topic",
-                b,
-                lambda: worker_samples,
-                baseline="cdc-pg-bare",
-                worker=True,
-            )
-    finally:
-        server.stop()
+    cdc_rows(
+        row,
+        ctx,
+        broker_kind,
+        server,
+        ("cdc-pg-bare", "cdc-pg"),
+        (
+            "psycopg2 consume_stream, pgoutput (bare)",
+            "PostgreSQL WAL -> CDC source -> JSON -> topic",
+        ),
+        lambda b, bare, samples: _runs(ctx, server, b, records, bare, samples),
+    )
 
 
 def _runs(
@@ -167,7 +144,7 @@ def _runs(
             worker.create(name, config)
             active = f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}' AND active"
             _wait(lambda: _sql(server, db, active), "streaming source")  # noqa: B023
-            _put(worker, f"/connectors/{name}/stop")
+            put(worker, f"/connectors/{name}/stop")
             _wait(lambda: not _sql(server, db, active), "stopped source")  # noqa: B023
             _sql(
                 server, db, f"SELECT pg_create_logical_replication_slot('{bare_slot}', 'pgoutput')"
@@ -185,10 +162,10 @@ def _runs(
             ctx.log(f"cdc-pg-bare: {n / seconds:,.0f} rows/s")
             topic = f"{prefix}.public.orders"
             asyncio.run(create_topic(b.bootstrap, topic))  # watched from before the first record
-            _put(worker, f"/connectors/{name}/resume")
+            put(worker, f"/connectors/{name}/resume")
             first, last = watch_topic(b.bootstrap, topic, n, by_fetch=b.name == "tansu")
             if not size:
-                size = _record_bytes(b, topic)
+                size = record_bytes(b, topic)
             samples.append(Sample(last - first, n, size, peak_rss_mb(worker.pid)))
             ctx.log(f"cdc-pg: {samples[-1].rate:,.0f} changes/s")
             worker.delete(name)
@@ -203,11 +180,3 @@ def _runs(
     finally:
         for w in workers:
             w.stop()
-
-
-def _record_bytes(b: Broker, topic: str) -> float:
-    from tests.kafka import consume
-
-    sample = asyncio.run(consume(b.bootstrap, topic, 100, timeout=10))
-    sizes = [len(r.key or b"") + len(r.value or b"") for r in sample]
-    return sum(sizes) / len(sizes) if sizes else 0.0

@@ -11,19 +11,9 @@ change topic ``<topic.prefix>`` with Debezium's ``SchemaChangeKey``/``SchemaChan
 
 Offsets have Debezium's MySQL shape: partition ``{"server": <topic.prefix>}``, offset ``{file,
 pos, gtids, event, row, ts_sec, server_id}`` (``snapshot: true`` while a snapshot runs, so a
-restart mid-snapshot takes it again). ``file``/``pos`` is always a transaction boundary (where the
-transaction began); ``event``/``row`` count the row events and rows of that transaction already
-delivered, which a restart skips: resuming a binlog *inside* a transaction would silently lose
-rows (the table maps before it are not sent again).
-
-Column types follow Debezium's mapping (``adaptive_time_microseconds``, ``bigint.unsigned.
-handling.mode=long``): TINYINT → int8 (unsigned int16; BOOLEAN is TINYINT(1), so int8 too, as in
-Debezium's snapshots), SMALLINT → int16 (unsigned int32), MEDIUMINT → int32, INT → int32
-(unsigned int64), BIGINT → int64, FLOAT/DOUBLE → float32/float64, DECIMAL per
-``decimal.handling.mode``, strings → string, binary and BLOB → bytes, DATE → ``Date``, TIME →
-``MicroTime``, DATETIME → ``Timestamp`` (fsp ≤ 3) or ``MicroTimestamp``, TIMESTAMP →
-``ZonedTimestamp``, YEAR → ``Year``, JSON → ``Json``, ENUM/SET → ``Enum``/``EnumSet`` with their
-``allowed`` values, BIT(1) → boolean, BIT(n) → ``Bits``. The server must log ROW events with full
+restart mid-snapshot takes it again); ``file``/``pos`` is always a transaction boundary
+(:mod:`faust_connect.agents.mysql_binlog` reads the binlog). Column types follow Debezium's
+mapping (:mod:`faust_connect.agents.mysql_types`). The server must log ROW events with full
 images and full metadata (``binlog_format=ROW``, ``binlog_row_image=FULL``,
 ``binlog_row_metadata=FULL``); the task refuses to start otherwise and says which to change.
 """
@@ -31,55 +21,44 @@ images and full metadata (``binlog_format=ROW``, ``binlog_row_image=FULL``,
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import decimal
-import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import pymysql  # type: ignore[import-untyped]  # PyMySQL ships no type hints
 from pydantic import Field
 
 from faust_connect.agents.debezium import (
-    MYSQL_SOURCE,
-    VERSION,
     CdcConfig,
-    Debezium,
     Filters,
-    TableSchema,
+    Heartbeat,
+    Selector,
     ThreadedReader,
     change_records,
-    heartbeat_record,
+    regex_issues,
+    source_fields,
     table_schema,
-    zoned_timestamp,
+    wait_stopped,
+)
+from faust_connect.agents.mysql_binlog import BinlogStream, Emit, Lost, Position, quote
+from faust_connect.agents.mysql_types import (
+    Column,
+    MySqlTable,
+    column_schema,
+    schema_change_schemas,
+    schema_columns,
+    source_schema,
+    value_converter,
 )
 from faust_connect.config import CommaList, parse_config
 from faust_connect.connector import SourceConnector, SourceTask, own_keys
-from faust_connect.data import (
-    BOOLEAN,
-    BYTES,
-    FLOAT32,
-    FLOAT64,
-    INT8,
-    INT16,
-    INT32,
-    INT64,
-    OPTIONAL_STRING,
-    STRING,
-    Schema,
-    Struct,
-    Type,
-    array_schema,
-    decimal_schema,
-    struct_schema,
-)
+from faust_connect.data import Struct
 from faust_connect.exceptions import ConfigIssue, ConnectError
 from faust_connect.records import SourceRecord
 
-__all__ = ["Column", "MySqlConnector", "MySqlTask", "column_schema", "value_converter"]
+__all__ = ["Capture", "MySqlConnector", "MySqlTask"]
 
 log = logging.getLogger(__name__)
 
@@ -91,400 +70,6 @@ SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema
 REQUIRED = {"binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL"}
 #: Server errors after which reading again from the last position may work.
 TRANSIENT = frozenset({1053, 1927, 2002, 2003, 2006, 2013})
-EPOCH = dt.datetime(1970, 1, 1)
-EPOCH_DAY = dt.date(1970, 1, 1)
-
-
-# -- column types ---------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Column:
-    """One column, as the binlog's table map or ``information_schema`` describes it."""
-
-    name: str
-    #: MySQL's type name, lower case: tinyint … bigint, float, double, decimal, char, varchar,
-    #: text, binary, varbinary, blob, enum, set, json, date, time, datetime, timestamp, year,
-    #: bit, geometry.
-    kind: str
-    nullable: bool = True
-    unsigned: bool = False
-    #: DECIMAL precision.
-    precision: int = 0
-    #: DECIMAL scale, or the fractional-second digits of TIME/DATETIME/TIMESTAMP.
-    scale: int = 0
-    #: BIT width, or BINARY(n)'s n.
-    length: int = 0
-    #: ENUM/SET values.
-    values: tuple[str, ...] = ()
-
-
-def column_schema(column: Column, decimal_mode: str = "precise") -> Schema:
-    """Debezium's Connect schema for ``column``."""
-    kind, optional = column.kind, column.nullable
-    schema: Schema
-    if kind in _INTS:
-        schema = _INTS[kind][column.unsigned]
-    elif kind == "float":
-        schema = FLOAT32
-    elif kind == "double":
-        schema = FLOAT64
-    elif kind == "decimal":
-        if decimal_mode == "double":
-            schema = FLOAT64
-        elif decimal_mode == "string":
-            schema = STRING
-        else:
-            precision = {"connect.decimal.precision": str(column.precision)}
-            return decimal_schema(column.scale, optional=optional, parameters=precision)
-    elif kind in _SEMANTIC:
-        type_, name = _SEMANTIC[kind]
-        return Debezium.schema(type_, name, optional=optional)
-    elif kind == "datetime":
-        name = Debezium.TIMESTAMP if column.scale <= 3 else Debezium.MICRO_TIMESTAMP
-        return Debezium.schema(Type.INT64, name, optional=optional)
-    elif kind == "bit" and column.length > 1:
-        params = {"length": str(column.length)}
-        return Debezium.schema(Type.BYTES, Debezium.BITS, optional=optional, parameters=params)
-    elif kind == "bit":
-        schema = BOOLEAN
-    elif kind in ("enum", "set"):
-        name = Debezium.ENUM if kind == "enum" else Debezium.ENUM_SET
-        params = {"allowed": ",".join(column.values)}
-        return Debezium.schema(Type.STRING, name, optional=optional, parameters=params)
-    elif kind in ("char", "varchar", "text"):
-        schema = STRING
-    else:  # binary, varbinary, blob, geometry (as its raw bytes)
-        schema = BYTES
-    return schema.replace(optional=True) if optional else schema
-
-
-_INTS = {
-    "tinyint": {False: INT8, True: INT16},
-    "smallint": {False: INT16, True: INT32},
-    "mediumint": {False: INT32, True: INT32},
-    "int": {False: INT32, True: INT64},
-    "bigint": {False: INT64, True: INT64},
-}
-_SEMANTIC = {
-    "date": (Type.INT32, Debezium.DATE),
-    "time": (Type.INT64, Debezium.MICRO_TIME),
-    "timestamp": (Type.STRING, Debezium.ZONED_TIMESTAMP),
-    "year": (Type.INT32, Debezium.YEAR),
-    "json": (Type.STRING, Debezium.JSON),
-}
-
-Convert = Callable[[Any], Any]
-
-
-def value_converter(column: Column, decimal_mode: str = "precise") -> Convert | None:
-    """The function from a driver value (binlog or snapshot) to the Connect value; None when
-    the value passes as it is. Both readers' shapes are accepted: BIT as a bit string (binlog)
-    or big-endian bytes (snapshot), SET as a Python set or comma text."""
-    kind = column.kind
-    if kind == "bigint" and column.unsigned:
-        return lambda v: v - 2**64 if v >= 2**63 else v  # Java's long, as Debezium's "long"
-    if kind == "decimal":
-        if decimal_mode == "double":
-            return float
-        return _plain_decimal if decimal_mode == "string" else None
-    if kind == "date":
-        return _days
-    if kind == "time":
-        return _micros_of_day
-    if kind == "datetime":
-        unit = dt.timedelta(milliseconds=1) if column.scale <= 3 else dt.timedelta(microseconds=1)
-        return lambda v: (v - EPOCH) // unit if isinstance(v, dt.datetime) else None
-    if kind == "timestamp":
-        return lambda v: zoned_timestamp(v) if isinstance(v, dt.datetime) else None
-    if kind == "bit":
-        if column.length <= 1:
-            return lambda v: _bits(v) != 0
-        size = (column.length + 7) // 8
-        return lambda v: _bits(v).to_bytes(size, "little")
-    if kind == "set":
-        order = {value: i for i, value in enumerate(column.values)}
-        return lambda v: ",".join(sorted(_members(v), key=lambda m: order.get(m, len(order))))
-    if kind == "json":
-        return lambda v: v if isinstance(v, str) else json.dumps(_text_keys(v))
-    if kind == "binary" and column.length:
-        return lambda v: bytes(v).ljust(column.length, b"\0")  # the binlog strips the padding
-    return None
-
-
-def _plain_decimal(value: decimal.Decimal) -> str:
-    return format(value, "f")
-
-
-def _days(value: Any) -> int | None:
-    return (value - EPOCH_DAY).days if isinstance(value, dt.date) else None
-
-
-def _micros_of_day(value: Any) -> int | None:
-    if not isinstance(value, dt.timedelta):
-        return None
-    return (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
-
-
-def _bits(value: str | bytes | int) -> int:
-    if isinstance(value, str):
-        return int(value or "0", 2)
-    if isinstance(value, bytes):
-        return int.from_bytes(value, "big")
-    return int(value)
-
-
-def _members(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield from (m for m in value.split(",") if m)
-    else:
-        yield from value
-
-
-def _text_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_text(k): _text_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_text_keys(v) for v in value]
-    return _text(value)
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-# Binlog column type codes (mysql-replication's FIELD_TYPE) → MySQL type names.
-_BINLOG_KINDS = {
-    1: "tinyint", 2: "smallint", 3: "int", 4: "float", 5: "double", 7: "timestamp",
-    8: "bigint", 9: "mediumint", 10: "date", 11: "time", 12: "datetime", 13: "year",
-    14: "date", 16: "bit", 17: "timestamp", 18: "datetime", 19: "time", 245: "json",
-    246: "decimal", 247: "enum", 248: "set", 255: "geometry",
-}  # fmt: skip
-# String-ish codes by (code, binary charset?): VARCHAR/VAR_STRING, STRING (CHAR), BLOB.
-_BINLOG_STRINGS = {
-    (15, False): "varchar", (15, True): "varbinary", (253, False): "varchar",
-    (253, True): "varbinary", (254, False): "char", (254, True): "binary",
-    (252, False): "text", (252, True): "blob",
-}  # fmt: skip
-
-
-def binlog_columns(table_map: Any, json_columns: frozenset[str]) -> list[Column]:
-    """The columns a binlog TableMapEvent describes (it needs ``binlog_row_metadata=FULL``)."""
-    out = []
-    nulls = table_map.null_bitmask
-    for i, col in enumerate(table_map.columns):
-        binary = getattr(col, "character_set_name", None) == "binary"
-        kind = _BINLOG_KINDS.get(col.type) or _BINLOG_STRINGS.get((col.type, binary), "blob")
-        if kind == "text" and col.name in json_columns:
-            kind = "json"  # MariaDB's JSON is LONGTEXT with a json_valid() check
-        scale = col.decimals if kind == "decimal" else getattr(col, "fsp", 0) or 0
-        length = getattr(col, "bits", 0) if kind == "bit" else 0
-        if kind == "binary":
-            length = col.max_length
-        values = tuple(col.enum_values[1:]) if kind == "enum" else ()
-        if kind == "set":
-            values = tuple(col.set_values or ())
-        out.append(
-            Column(
-                name=col.name,
-                kind=kind,
-                nullable=bool(nulls[i // 8] & (1 << (i % 8))),
-                unsigned=bool(col.unsigned),
-                precision=getattr(col, "precision", 0) if kind == "decimal" else 0,
-                scale=scale,
-                length=length,
-                values=values,
-            )
-        )
-    return out
-
-
-_TEXT_KINDS = {"tinytext": "text", "mediumtext": "text", "longtext": "text"}
-_BLOB_KINDS = {"tinyblob": "blob", "mediumblob": "blob", "longblob": "blob"}
-
-
-def schema_columns(rows: Sequence[Mapping[str, Any]], json_columns: frozenset[str]) -> list[Column]:
-    """The columns ``information_schema.COLUMNS`` rows describe (for snapshots)."""
-    out = []
-    for row in rows:
-        data_type = str(row["DATA_TYPE"]).lower()
-        column_type = str(row["COLUMN_TYPE"]).lower()
-        kind = _TEXT_KINDS.get(data_type) or _BLOB_KINDS.get(data_type) or data_type
-        if kind == "integer":
-            kind = "int"
-        if kind not in _SCHEMA_KINDS:
-            kind = "geometry" if "geometry" in data_type or "point" in data_type else "blob"
-        if row["COLUMN_NAME"] in json_columns:
-            kind = "json"
-        size = re.search(r"\((\d+)\)", column_type)
-        values: tuple[str, ...] = ()
-        if kind in ("enum", "set"):
-            inner = column_type[column_type.index("(") + 1 : column_type.rindex(")")]
-            values = tuple(v.replace("''", "'") for v in re.findall(r"'((?:[^']|'')*)'", inner))
-        scale = row["NUMERIC_SCALE"] if kind == "decimal" else row["DATETIME_PRECISION"]
-        out.append(
-            Column(
-                name=row["COLUMN_NAME"],
-                kind=kind,
-                nullable=row["IS_NULLABLE"] == "YES",
-                unsigned="unsigned" in column_type,
-                precision=int(row["NUMERIC_PRECISION"] or 0) if kind == "decimal" else 0,
-                scale=int(scale or 0),
-                length=int(size.group(1)) if size and kind in ("bit", "binary") else 0,
-                values=values,
-            )
-        )
-    return out
-
-
-_SCHEMA_KINDS = frozenset(
-    {*_INTS, *_SEMANTIC, "float", "double", "decimal", "datetime", "bit", "enum", "set"}
-    | {"char", "varchar", "text", "binary", "varbinary", "blob"}
-)
-
-
-# -- events besides rows --------------------------------------------------------------------
-
-
-def _source_schema(connector: str) -> Schema:
-    if connector == "mysql":
-        return MYSQL_SOURCE
-    return MYSQL_SOURCE.replace(name=f"io.debezium.connector.{connector}.Source")
-
-
-def _schema_change_schemas(connector: str, source: Schema) -> tuple[Schema, Schema]:
-    """Debezium's SchemaChangeKey and SchemaChangeValue (``tableChanges`` stays empty)."""
-    column = struct_schema(
-        [
-            ("name", STRING),
-            ("jdbcType", INT32),
-            ("nativeType", INT32.replace(optional=True)),
-            ("typeName", STRING),
-            ("typeExpression", OPTIONAL_STRING),
-            ("charsetName", OPTIONAL_STRING),
-            ("length", INT32.replace(optional=True)),
-            ("scale", INT32.replace(optional=True)),
-            ("position", INT32),
-            ("optional", BOOLEAN.replace(optional=True)),
-            ("autoIncremented", BOOLEAN.replace(optional=True)),
-            ("generated", BOOLEAN.replace(optional=True)),
-            ("comment", OPTIONAL_STRING),
-            ("defaultValueExpression", OPTIONAL_STRING),
-            ("enumValues", array_schema(STRING, optional=True)),
-        ],
-        name="io.debezium.connector.schema.Column",
-        version=1,
-    )
-    table = struct_schema(
-        [
-            ("defaultCharsetName", OPTIONAL_STRING),
-            ("primaryKeyColumnNames", array_schema(STRING, optional=True)),
-            ("columns", array_schema(column)),
-            ("comment", OPTIONAL_STRING),
-        ],
-        name="io.debezium.connector.schema.Table",
-        version=1,
-        optional=True,
-    )
-    change = struct_schema(
-        [("type", STRING), ("id", STRING), ("table", table)],
-        name="io.debezium.connector.schema.Change",
-        version=1,
-    )
-    key = struct_schema(
-        [("databaseName", STRING)],
-        name=f"io.debezium.connector.{connector}.SchemaChangeKey",
-        version=1,
-    )
-    value = struct_schema(
-        [
-            ("source", source),
-            ("ts_ms", INT64),
-            ("databaseName", OPTIONAL_STRING),
-            ("schemaName", OPTIONAL_STRING),
-            ("ddl", OPTIONAL_STRING),
-            ("tableChanges", array_schema(change)),
-        ],
-        name=f"io.debezium.connector.{connector}.SchemaChangeValue",
-        version=1,
-    )
-    return key, value
-
-
-_NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
-_DDL = re.compile(
-    r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?"
-    r"(?:ONLINE\s+|IGNORE\s+)?(TABLE|DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
-    rf"({_NAME})(?:\s*\.\s*({_NAME}))?",
-    re.IGNORECASE,
-)
-
-
-def unquote(name: str) -> str:
-    """A MySQL identifier without its backquotes."""
-    return name[1:-1].replace("``", "`") if name.startswith("`") else name
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def ddl_target(ddl: str, current: str) -> tuple[str, str | None] | None:
-    """``(database, table or None)`` a DDL statement changes; None if it is not table DDL."""
-    match = _DDL.match(ddl)
-    if match is None:
-        return None
-    _, what, first, second = match.groups()
-    if what.upper() != "TABLE":
-        return unquote(first), None
-    if second is not None:
-        return unquote(first), unquote(second)
-    return current, unquote(first)
-
-
-# -- positions ------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Position:
-    """Where to (re)start reading: a transaction boundary and what of the transaction that
-    begins there has been delivered already."""
-
-    file: str
-    pos: int
-    #: MariaDB GTIDs (``domain-server-seq``) or MySQL GTID sets completed before ``pos``.
-    gtids: str = ""
-    #: Row events of the transaction at ``pos`` already delivered, in full.
-    event: int = 0
-    #: Rows of the next row event already delivered.
-    row: int = 0
-    ts_sec: int = 0
-    server_id: int = 0
-    snapshot: bool = False
-
-    def offset(self) -> dict[str, Any]:
-        """Debezium's MySQL offset (keys with no value left out, as Debezium does)."""
-        out: dict[str, Any] = {"file": self.file, "pos": self.pos}
-        for key in ("gtids", "event", "row", "ts_sec", "server_id"):
-            if value := getattr(self, key):
-                out[key] = value
-        if self.snapshot:
-            out["snapshot"] = True
-        return out
-
-    @classmethod
-    def from_offset(cls, offset: Mapping[str, Any]) -> Position:
-        """The position a stored offset names."""
-        return cls(
-            file=str(offset["file"]),
-            pos=int(offset["pos"]),
-            gtids=str(offset.get("gtids") or ""),
-            event=int(offset.get("event") or 0),
-            row=int(offset.get("row") or 0),
-            ts_sec=int(offset.get("ts_sec") or 0),
-            server_id=int(offset.get("server_id") or 0),
-            snapshot=offset.get("snapshot") in (True, "true", "TRUE", "True"),
-        )
 
 
 # -- the connector --------------------------------------------------------------------------
@@ -503,7 +88,7 @@ class MySqlTask(SourceTask):
         partition = {"server": config.topic_prefix}
         stored = self.context.offset(partition)
         self._config = config
-        self._capture = _Capture(config, flavour, partition, stored, self.context.logger)
+        self._capture = Capture(config, flavour, partition, stored, self.context.logger)
         self._reader: ThreadedReader[SourceRecord] = ThreadedReader(
             self._capture.run, max_queue=config.max_queue_size, name=f"binlog-{config.topic_prefix}"
         )
@@ -557,12 +142,7 @@ class MySqlConnector(SourceConnector):
             if getattr(c, include) and getattr(c, exclude):
                 key = include.replace("_", ".")
                 issues.append(ConfigIssue(key, f"give {key} or {exclude.replace('_', '.')}"))
-            for attr in (include, exclude):
-                for pattern in getattr(c, attr):
-                    try:
-                        re.compile(pattern)
-                    except re.error as error:
-                        issues.append(ConfigIssue(attr.replace("_", "."), f"{pattern}: {error}"))
+            issues += regex_issues(c, (include.replace("_", "."), exclude.replace("_", ".")))
         return issues
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
@@ -570,24 +150,7 @@ class MySqlConnector(SourceConnector):
         return [dict(self.raw)]
 
 
-# -- reading --------------------------------------------------------------------------------
-
-
-class _Lost(Exception):
-    """The binlog connection dropped (mysql-replication would silently reconnect at the last
-    event's position, inside a transaction; we reconnect from a boundary ourselves)."""
-
-
-@dataclasses.dataclass
-class _Table:
-    schema: TableSchema
-    convert: list[tuple[str, Convert | None]]
-
-
-Emit = Callable[[SourceRecord], None]
-
-
-class _Capture:
+class Capture:
     """The blocking part: checks, snapshot, binlog, reconnects. Runs in the reader thread."""
 
     def __init__(
@@ -604,8 +167,8 @@ class _Capture:
         self.stored = Position.from_offset(stored) if stored and "file" in stored else None
         self.log = logger
         self.filters = Filters(config)
-        self.source_schema = _source_schema(flavour)
-        self.change_key, self.change_value = _schema_change_schemas(flavour, self.source_schema)
+        self.source_schema = source_schema(flavour)
+        self.change_key, self.change_value = schema_change_schemas(flavour, self.source_schema)
         self.settings = {
             "host": config.database_hostname,
             "port": config.database_port,
@@ -614,21 +177,18 @@ class _Capture:
             "charset": "utf8mb4",
             "connect_timeout": 10,
         }
-        self._db_include = [re.compile(p, re.I) for p in config.database_include_list]
-        self._db_exclude = [re.compile(p, re.I) for p in config.database_exclude_list]
-        self._tables: dict[tuple[Any, ...], _Table] = {}
+        self._databases = Selector(config.database_include_list, config.database_exclude_list)
+        self._tables: dict[tuple[Any, ...], MySqlTable] = {}
         self._json: dict[tuple[str, str], frozenset[str]] = {}
         self._meta: Any = None
-        self._last_heartbeat = time.monotonic()
+        self.heartbeat = Heartbeat(config, partition)
 
     # -- filters, connections, checks
 
     def database(self, name: str) -> bool:
         if name.lower() in SYSTEM_DATABASES:
             return False
-        if self._db_include:
-            return any(p.fullmatch(name) for p in self._db_include)
-        return not any(p.fullmatch(name) for p in self._db_exclude)
+        return self._databases(name)
 
     def captured(self, db: str, table: str) -> bool:
         return self.database(db) and self.filters.table(db, table)
@@ -674,6 +234,10 @@ class _Capture:
             cursor.execute("SHOW BINARY LOGS")
             return [r["Log_name"] for r in cursor]
 
+    def forget_json_columns(self) -> None:
+        """After DDL: look JSON columns up again."""
+        self._json.clear()
+
     def json_columns(self, db: str, table: str) -> frozenset[str]:
         """MariaDB's JSON columns: LONGTEXT with a ``json_valid(col)`` check."""
         key = (db, table)
@@ -700,8 +264,7 @@ class _Capture:
             self.check_server()
             position = self.start_position(emit, stopped)
             if position is None:  # initial_only: the snapshot was all there is to do
-                while not stopped():
-                    time.sleep(0.2)
+                wait_stopped(stopped)
                 return
             self.stream(position, emit, stopped)
         finally:
@@ -761,7 +324,7 @@ class _Capture:
                         if pending is not None:
                             first = self._snapshot_row(pending, first, False, at, emit)
                         pending = item
-                    cursor.execute(f"SELECT * FROM {_quote(db)}.{_quote(name)}")
+                    cursor.execute(f"SELECT * FROM {quote(db)}.{quote(name)}")
                     start = True
                     while rows := cursor.fetchmany(self.c.snapshot_fetch_size):
                         if stopped():
@@ -804,7 +367,7 @@ class _Capture:
 
     def _snapshot_table(
         self, cursor: Any, db: str, name: str, at: Position
-    ) -> tuple[_Table, SourceRecord | None]:
+    ) -> tuple[MySqlTable, SourceRecord | None]:
         """The table's schema, and its CREATE TABLE event for the schema change topic."""
         cursor.execute(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION,"
@@ -821,7 +384,7 @@ class _Capture:
         key = [r["COLUMN_NAME"] for r in cursor.fetchall()]
         table = self.table(db, name, schema_columns(rows, self.json_columns(db, name)), key)
         if self.c.include_schema_changes:
-            cursor.execute(f"SHOW CREATE TABLE {_quote(db)}.{_quote(name)}")
+            cursor.execute(f"SHOW CREATE TABLE {quote(db)}.{quote(name)}")
             ddl = cursor.fetchall()[0]["Create Table"]
             source = self.source(db, name, at, snapshot="true", ts_ms=at.ts_sec * 1000)
             return table, self.schema_change(db, ddl, source, at.offset())
@@ -840,7 +403,7 @@ class _Capture:
         marker = "last" if last else "first" if first else marker
         now = time.time_ns()
         source = self.source(where["db"], where["table"], at, snapshot=marker, ts_ms=now // 10**6)
-        row = self.convert(table, raw, {})
+        row = table.row(raw, {})
         for record in change_records(
             table.schema, "r", None, row, source, partition=self.partition, offset=offset
         ):
@@ -849,7 +412,7 @@ class _Capture:
 
     # -- tables and records
 
-    def table(self, db: str, name: str, columns: list[Column], key: Sequence[str]) -> _Table:
+    def table(self, db: str, name: str, columns: list[Column], key: Sequence[str]) -> MySqlTable:
         signature = (db, name, tuple(columns), tuple(key))
         found = self._tables.get(signature)
         if found is None:
@@ -862,32 +425,16 @@ class _Capture:
                 self.source_schema,
             )
             convert = [(c.name, value_converter(c, mode)) for c in kept]
-            found = self._tables[signature] = _Table(schema, convert)
+            found = self._tables[signature] = MySqlTable(schema, convert)
         return found
-
-    @staticmethod
-    def convert(table: _Table, raw: Mapping[str, Any], nones: Mapping[str, str]) -> dict[str, Any]:
-        out = {}
-        for name, fn in table.convert:
-            value = raw.get(name)
-            if value is None:
-                out[name] = "" if nones.get(name) == "empty set" else None
-            else:
-                out[name] = value if fn is None else fn(value)
-        return out
 
     def source(
         self, db: str, table: str | None, at: Position, *, snapshot: str, ts_ms: int, **more: Any
     ) -> dict[str, Any]:
         return {
-            "version": VERSION,
-            "connector": self.flavour,
-            "name": self.c.topic_prefix,
-            "ts_ms": ts_ms,
-            "ts_us": ts_ms * 1000,
-            "ts_ns": ts_ms * 1_000_000,
-            "snapshot": snapshot,
-            "db": db,
+            **source_fields(
+                self.flavour, self.c.topic_prefix, db, ts_us=ts_ms * 1000, snapshot=snapshot
+            ),
             "table": table,
             "server_id": at.server_id,
             "file": at.file,
@@ -938,7 +485,7 @@ class _Capture:
         while not stopped():
             try:
                 self.check_server()
-                _Stream(self, position).run(emit, stopped)
+                BinlogStream(self, position).run(emit, stopped)
                 return
             except pymysql.err.OperationalError as error:
                 code = error.args[0] if error.args else 0
@@ -959,7 +506,7 @@ class _Capture:
                 if code not in TRANSIENT:
                     raise
                 self.log.warning("binlog connection lost (%s); reconnecting", error)
-            except (_Lost, pymysql.err.InterfaceError) as error:
+            except (Lost, pymysql.err.InterfaceError) as error:
                 self.log.warning("binlog connection lost (%s); reconnecting", error)
             position = self.resume_at
             deadline = time.monotonic() + delay
@@ -968,297 +515,3 @@ class _Capture:
             delay = min(delay * 2, 5.0)
 
     resume_at: Position
-
-
-class _Stream:
-    """One binlog connection, read from a transaction boundary."""
-
-    def __init__(self, capture: _Capture, start: Position) -> None:
-        from pymysqlreplication import BinLogStreamReader
-        from pymysqlreplication.event import (
-            GtidEvent,
-            HeartbeatLogEvent,
-            MariadbGtidEvent,
-            QueryEvent,
-            RotateEvent,
-            XidEvent,
-        )
-        from pymysqlreplication.row_event import (
-            DeleteRowsEvent,
-            TableMapEvent,
-            UpdateRowsEvent,
-            WriteRowsEvent,
-        )
-
-        self.cap = capture
-        self.kinds: dict[type, Callable[[Any], None]] = {
-            GtidEvent: self.on_gtid,
-            MariadbGtidEvent: self.on_gtid,
-            QueryEvent: self.on_query,
-            XidEvent: self.on_commit,
-            RotateEvent: self.on_rotate,
-            TableMapEvent: self.on_table_map,
-            WriteRowsEvent: self.on_rows,
-            UpdateRowsEvent: self.on_rows,
-            DeleteRowsEvent: self.on_rows,
-            HeartbeatLogEvent: lambda event: None,
-        }
-        self.ops = {WriteRowsEvent: "c", UpdateRowsEvent: "u", DeleteRowsEvent: "d"}
-        #: The last transaction boundary read, and what of the transaction after it is done.
-        self.at = dataclasses.replace(start, snapshot=False)
-        #: Row events / rows of the current transaction to skip (delivered before a restart).
-        self.skip_events, self.skip_rows = start.event, start.row
-        self.at.event = self.at.row = 0
-        self.in_txn = False
-        self.gtid: str | None = None
-        self.thread: int | None = None
-        self.gtids = _Gtids(start.gtids)
-        self.maps: dict[int, Any] = {}
-        self.tables: dict[int, _Table | None] = {}
-        connections = 0
-
-        def connect(**kwargs: Any) -> Any:
-            nonlocal connections
-            if kwargs.get("db") != "information_schema":
-                connections += 1
-                if connections > 1:
-                    raise _Lost("the binlog connection dropped")
-            return pymysql.connect(**kwargs)
-
-        self.reader = BinLogStreamReader(
-            connection_settings=dict(capture.settings),
-            server_id=capture.c.database_server_id,
-            resume_stream=True,
-            blocking=True,
-            log_file=start.file,
-            log_pos=start.pos,
-            only_events=list(self.kinds),
-            slave_heartbeat=1,
-            pymysql_wrapper=connect,
-            enable_logging=False,
-        )
-
-    def run(self, emit: Emit, stopped: Callable[[], bool]) -> None:
-        self.emit = emit
-        heartbeat = self.cap.c.heartbeat_interval_ms / 1000
-        try:
-            while not stopped():
-                event = self.reader.fetchone()
-                if event is None:
-                    raise _Lost("the server ended the binlog stream")
-                self.kinds[type(event)](event)
-                if heartbeat and not self.in_txn:
-                    now = time.monotonic()
-                    if now - self.cap._last_heartbeat >= heartbeat:
-                        self.cap._last_heartbeat = now
-                        offset = self.at.offset()
-                        emit(heartbeat_record(self.cap.c.topic_prefix, self.cap.partition, offset))
-        finally:
-            self.reader.close()
-
-    # -- transaction boundaries
-
-    def begin(self) -> None:
-        if not self.in_txn:
-            self.in_txn = True
-            self.at.event = self.at.row = 0
-
-    def on_gtid(self, event: Any) -> None:
-        self.begin()
-        self.gtid = event.gtid
-
-    def on_query(self, event: Any) -> None:
-        query = event.query.strip() if isinstance(event.query, str) else event.query.decode()
-        self.thread = event.slave_proxy_id
-        word = query.split(None, 1)[0].upper() if query else ""
-        if word == "BEGIN":
-            self.begin()
-            return
-        if word in ("COMMIT", "ROLLBACK") and query.upper() in (word, word + ";"):
-            self.on_commit(event)
-            return
-        schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
-        target = ddl_target(query, schema)
-        if target is not None:
-            self.on_ddl(event, query, *target)
-            self.on_commit(event)  # a DDL commits implicitly
-        elif not self.in_txn:
-            self.on_commit(event)  # a statement of its own (GRANT, FLUSH ...): a boundary
-        # else: SAVEPOINT and the like, inside a transaction
-
-    def on_commit(self, event: Any) -> None:
-        if self.gtid is not None:
-            self.gtids.add(self.gtid)
-        self.at.file = self.reader.log_file
-        self.at.pos = event.packet.log_pos
-        self.at.gtids = str(self.gtids)
-        self.at.ts_sec = event.timestamp
-        self.at.server_id = event.packet.server_id
-        self.at.event = self.at.row = 0
-        self.skip_events = self.skip_rows = 0
-        self.in_txn = False
-        self.gtid = None
-        self.cap.resume_at = dataclasses.replace(self.at)
-
-    def on_rotate(self, event: Any) -> None:
-        if not self.in_txn:
-            self.at.file, self.at.pos = event.next_binlog, event.position
-            self.cap.resume_at = dataclasses.replace(self.at)
-
-    # -- changes
-
-    def on_table_map(self, event: Any) -> None:
-        if not event.optional_metadata.column_name_list and event.column_count:
-            raise ConnectError(
-                f"the binlog has no column names for {event.schema}.{event.table}:"
-                " binlog_row_metadata is not FULL; set binlog_row_metadata=FULL"
-                " (SET GLOBAL binlog_row_metadata='FULL' and in the server's config)"
-            )
-        self.maps[event.table_id] = event
-        self.tables.pop(event.table_id, None)
-
-    def on_ddl(self, event: Any, ddl: str, db: str, table: str | None) -> None:
-        cap = self.cap
-        cap._json.clear()
-        if not cap.c.include_schema_changes or not cap.database(db):
-            return
-        if table is not None and not cap.filters.table(db, table):
-            return
-        at = dataclasses.replace(self.at, pos=event.packet.log_pos - event.event_size)
-        source = cap.source(
-            db,
-            table,
-            at,
-            snapshot="false",
-            ts_ms=event.timestamp * 1000,
-            server_id=event.packet.server_id,
-            gtid=self.gtid,
-            thread=self.thread,
-        )
-        end = dataclasses.replace(self.at, file=self.reader.log_file, pos=event.packet.log_pos)
-        end.event = end.row = 0
-        end.gtids = str(self.gtids.with_(self.gtid))
-        self.emit(cap.schema_change(db, ddl, source, end.offset()))
-
-    def on_rows(self, event: Any) -> None:
-        self.begin()
-        if self.skip_events:
-            self.skip_events -= 1
-            self.done_event()
-            return
-        skip, self.skip_rows = self.skip_rows, 0
-        cap = self.cap
-        db, name = event.schema, event.table
-        if event.table_id in self.tables:
-            table = self.tables[event.table_id]
-        else:
-            table = self.tables[event.table_id] = self.table(event.table_id, db, name)
-        if table is None:
-            self.done_event()
-            return
-        op = self.ops[type(event)]
-        pos = event.packet.log_pos - event.event_size
-        base = cap.source(
-            db,
-            name,
-            self.at,
-            snapshot="false",
-            ts_ms=event.timestamp * 1000,
-            server_id=event.packet.server_id,
-            gtid=self.gtid,
-            thread=self.thread,
-            pos=pos,
-        )
-        base["file"] = self.reader.log_file
-        tombstone = cap.c.tombstones_on_delete
-        offset_base = self.at.offset()
-        offset_base["ts_sec"] = event.timestamp
-        for i, row in enumerate(event.rows):
-            if i < skip:
-                continue
-            source = {**base, "row": i}
-            offset = {**offset_base, "row": i + 1}
-            if self.at.event:
-                offset["event"] = self.at.event
-            for record in self.records(table, op, row, source, offset, tombstone):
-                self.emit(record)
-        self.done_event()
-
-    def done_event(self) -> None:
-        self.at.event += 1
-        self.cap.resume_at = dataclasses.replace(self.at)
-
-    def table(self, table_id: int, db: str, name: str) -> _Table | None:
-        """The captured table a table map describes; None when it is not captured."""
-        cap = self.cap
-        if not cap.captured(db, name):
-            return None
-        table_map = self.maps[table_id]
-        columns = binlog_columns(table_map, cap.json_columns(db, name))
-        meta = table_map.optional_metadata
-        index = list(meta.simple_primary_key_list or ())
-        if not index and meta.primary_keys_with_prefix:
-            prefixed = meta.primary_keys_with_prefix
-            index = list(prefixed.keys() if isinstance(prefixed, dict) else prefixed)
-        return cap.table(db, name, columns, [columns[i].name for i in index])
-
-    def records(
-        self,
-        table: _Table,
-        op: str,
-        row: Mapping[str, Any],
-        source: dict[str, Any],
-        offset: dict[str, Any],
-        tombstone: bool,
-    ) -> list[SourceRecord]:
-        cap, part = self.cap, self.cap.partition
-        if op == "u":
-            before = cap.convert(table, row["before_values"], row["before_none_sources"])
-            after = cap.convert(table, row["after_values"], row["after_none_sources"])
-            keys = table.schema.key_columns
-            if keys and any(before[k] != after[k] for k in keys):  # a new key: d, tombstone, c
-                out = change_records(
-                    table.schema, "d", before, None, source, partition=part, offset=offset,
-                    tombstone=tombstone,
-                )  # fmt: skip
-                return out + change_records(
-                    table.schema, "c", None, after, source, partition=part, offset=offset
-                )
-            return change_records(
-                table.schema, "u", before, after, source, partition=part, offset=offset
-            )
-        values = cap.convert(table, row["values"], row["none_sources"])
-        if op == "c":
-            return change_records(
-                table.schema, "c", None, values, source, partition=part, offset=offset
-            )
-        return change_records(
-            table.schema, "d", values, None, source, partition=part, offset=offset,
-            tombstone=tombstone,
-        )  # fmt: skip
-
-
-class _Gtids:
-    """Completed GTIDs: MariaDB's last ``domain-server-seq`` per domain, or MySQL's
-    ``uuid:1-n`` per source."""
-
-    def __init__(self, text: str) -> None:
-        self.last: dict[str, str] = {}
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            self.add(part)
-
-    def add(self, gtid: str) -> None:
-        if ":" in gtid:  # MySQL uuid:n or uuid:1-n
-            uuid, _, number = gtid.partition(":")
-            self.last[uuid] = f"{uuid}:1-{number.rpartition('-')[2]}"
-        else:
-            self.last[gtid.split("-", 1)[0]] = gtid
-
-    def with_(self, gtid: str | None) -> _Gtids:
-        out = _Gtids(str(self))
-        if gtid is not None:
-            out.add(gtid)
-        return out
-
-    def __str__(self) -> str:
-        return ",".join(self.last[k] for k in sorted(self.last))

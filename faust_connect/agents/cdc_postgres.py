@@ -37,12 +37,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from faust_connect.agents.debezium import (
-    VERSION,
     CdcConfig,
     Filters,
+    Heartbeat,
     ThreadedReader,
     change_records,
-    heartbeat_record,
+    regex_issues,
+    source_fields,
+    wait_stopped,
 )
 from faust_connect.agents.pgoutput import (
     Begin,
@@ -117,19 +119,12 @@ class PostgresConnector(SourceConnector):
                     "PostgreSQL 10+) is; set plugin.name=pgoutput",
                 )
             )
-        for key in (
-            "table.include.list",
-            "table.exclude.list",
-            "column.include.list",
-            "column.exclude.list",
-            "schema.include.list",
-            "schema.exclude.list",
-        ):
-            for pattern in getattr(c, key.replace(".", "_")):
-                try:
-                    re.compile(pattern)
-                except re.error as error:
-                    issues.append(ConfigIssue(key, f"bad regex {pattern!r}: {error}"))
+        lists = [
+            f"{kind}.{way}.list"
+            for kind in ("table", "column", "schema")
+            for way in ("include", "exclude")
+        ]
+        issues += regex_issues(c, lists)
         bad = set(c.skipped_operations) - {"c", "u", "d", "t", "none"}
         if bad:
             issues.append(ConfigIssue("skipped.operations", f"unknown operations {sorted(bad)}"))
@@ -425,8 +420,7 @@ class Reader:
         if self.snapshot_needed:
             self._snapshot(emit, stopped)
         if self.c.snapshot_mode == "initial_only":
-            while not stopped():
-                time.sleep(0.2)
+            wait_stopped(stopped)
             return
         delay = 0.5
         while not stopped():
@@ -486,13 +480,9 @@ class Reader:
             pending: tuple[CapturedTable, dict[str, Any]] | None = None
             first = True
             source_base = {
-                "version": VERSION,
-                "connector": "postgresql",
-                "name": c.topic_prefix,
-                "ts_ms": started_us // 1000,
-                "ts_us": started_us,
-                "ts_ns": started_us * 1000,
-                "db": c.database_dbname,
+                **source_fields(
+                    "postgresql", c.topic_prefix, c.database_dbname, ts_us=started_us, snapshot=""
+                ),
                 "txId": xid,
                 "lsn": lsn,
                 "sequence": json.dumps([None, str(lsn)], separators=(",", ":")),
@@ -631,8 +621,7 @@ class Reader:
             self._confirmed = self._confirm
         stream = _Stream(self, emit)
         last_feedback = time.monotonic()
-        heartbeat_s = c.heartbeat_interval_ms / 1000
-        last_heartbeat = time.monotonic()
+        heartbeat = Heartbeat(c, self.partition)
         fileno = self.repl.fileno()
         while not stopped():
             message = cursor.read_message()
@@ -645,11 +634,9 @@ class Reader:
                 cursor.send_feedback(flush_lsn=self._confirm, force=True)
                 self._confirmed = self._confirm
                 last_feedback = now
-            if heartbeat_s and now - last_heartbeat >= heartbeat_s and stream.txn is None:
-                last_heartbeat = now
-                if stream.heartbeat is not None:
-                    emit([heartbeat_record(c.topic_prefix, self.partition, stream.heartbeat)])
-                    stream.heartbeat = None
+            if stream.txn is None and heartbeat.due(now) and stream.heartbeat is not None:
+                emit([heartbeat.record(stream.heartbeat)])
+                stream.heartbeat = None
             if message is None:
                 select.select([fileno], [], [], 0.2)
 
@@ -759,14 +746,13 @@ class _Stream:
         assert txn is not None
         last = self.reader.last_commit
         return {
-            "version": VERSION,
-            "connector": "postgresql",
-            "name": self.c.topic_prefix,
-            "ts_ms": txn.commit_us // 1000,
-            "ts_us": txn.commit_us,
-            "ts_ns": txn.commit_us * 1000,
-            "snapshot": "false",
-            "db": self.c.database_dbname,
+            **source_fields(
+                "postgresql",
+                self.c.topic_prefix,
+                self.c.database_dbname,
+                ts_us=txn.commit_us,
+                snapshot="false",
+            ),
             "sequence": _sequence(last, lsn),
             "schema": table.schema_name,
             "table": table.name,

@@ -43,6 +43,7 @@ from faust_connect.data import (
     Type,
     struct_schema,
 )
+from faust_connect.exceptions import ConfigIssue
 from faust_connect.records import SourceRecord
 
 __all__ = [
@@ -51,12 +52,20 @@ __all__ = [
     "CdcConfig",
     "Debezium",
     "Filters",
+    "Heartbeat",
     "Op",
+    "Selector",
     "TableSchema",
     "ThreadedReader",
     "change_records",
+    "epoch_days",
+    "epoch_micros",
     "heartbeat_record",
+    "micros_of_day",
+    "regex_issues",
+    "source_fields",
     "table_schema",
+    "wait_stopped",
     "zoned_timestamp",
 ]
 
@@ -133,13 +142,25 @@ class CdcConfig(PluginConfig):
     poll_interval_ms: int = Field(500, ge=1, description="Wait for new changes at most this long.")
 
 
+def regex_issues(config: PluginConfig, keys: Iterable[str]) -> list[ConfigIssue]:
+    """An issue per regex of the list settings ``keys`` (dotted names) that does not compile."""
+    issues = []
+    for key in keys:
+        for pattern in getattr(config, key.replace(".", "_")):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                issues.append(ConfigIssue(key, f"bad regex {pattern!r}: {error}"))
+    return issues
+
+
 class Filters:
     """``table.include.list``/``.exclude.list`` and the column lists, as Debezium applies them:
     each regex must match the whole ``<schema>.<table>`` (or ``….<column>``), ignoring case."""
 
     def __init__(self, config: CdcConfig) -> None:
-        self._tables = _Selector(config.table_include_list, config.table_exclude_list)
-        self._columns = _Selector(config.column_include_list, config.column_exclude_list)
+        self._tables = Selector(config.table_include_list, config.table_exclude_list)
+        self._columns = Selector(config.column_include_list, config.column_exclude_list)
 
     def table(self, schema: str, table: str) -> bool:
         """Whether changes of ``schema.table`` are captured."""
@@ -150,7 +171,10 @@ class Filters:
         return self._columns(f"{schema}.{table}.{column}")
 
 
-class _Selector:
+class Selector:
+    """An include list (a name must match one regex) or else an exclude list (it must match
+    none); whole names, ignoring case."""
+
     def __init__(self, include: Iterable[str], exclude: Iterable[str]) -> None:
         self._include = [re.compile(p, re.IGNORECASE) for p in include]
         self._exclude = [re.compile(p, re.IGNORECASE) for p in exclude]
@@ -347,6 +371,73 @@ def heartbeat_record(
         source_partition=partition,
         source_offset=offset,
     )
+
+
+def source_fields(
+    connector: str, name: str, db: str, *, ts_us: int, snapshot: str
+) -> dict[str, Any]:
+    """The ``source`` fields every connector fills the same way (``ts_us``: when the change
+    was made, in µs since the epoch)."""
+    return {
+        "version": VERSION,
+        "connector": connector,
+        "name": name,
+        "ts_ms": ts_us // 1000,
+        "ts_us": ts_us,
+        "ts_ns": ts_us * 1000,
+        "snapshot": snapshot,
+        "db": db,
+    }
+
+
+class Heartbeat:
+    """``heartbeat.interval.ms``: whether a heartbeat is due (reader thread, at a transaction
+    boundary), and its record."""
+
+    def __init__(self, config: CdcConfig, partition: Mapping[str, Any]) -> None:
+        self.interval = config.heartbeat_interval_ms / 1000
+        self.prefix = config.topic_prefix
+        self.partition = partition
+        self.last = time.monotonic()
+
+    def due(self, now: float) -> bool:
+        """True (and the clock restarted) when heartbeats are on and the interval has passed."""
+        if self.interval and now - self.last >= self.interval:
+            self.last = now
+            return True
+        return False
+
+    def record(self, offset: Mapping[str, Any]) -> SourceRecord:
+        """A heartbeat carrying ``offset``."""
+        return heartbeat_record(self.prefix, self.partition, offset)
+
+
+def wait_stopped(stopped: Callable[[], bool]) -> None:
+    """Idle until ``stopped()`` (``snapshot.mode=initial_only``: nothing to stream)."""
+    while not stopped():
+        time.sleep(0.2)
+
+
+# -- time -----------------------------------------------------------------------------------
+
+EPOCH = dt.datetime(1970, 1, 1)
+EPOCH_DAY = EPOCH.date().toordinal()
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def epoch_days(value: dt.date) -> int:
+    """Debezium's Date: days since 1970-01-01."""
+    return value.toordinal() - EPOCH_DAY
+
+
+def epoch_micros(value: dt.datetime) -> int:
+    """Debezium's MicroTimestamp: µs since 1970-01-01 of a zoneless date and time."""
+    return (value - EPOCH) // _MICROSECOND
+
+
+def micros_of_day(value: dt.timedelta) -> int:
+    """Debezium's MicroTime: µs of a time of day (MySQL's TIME may exceed a day)."""
+    return (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
 
 
 def zoned_timestamp(value: dt.datetime) -> str:

@@ -21,6 +21,8 @@ from faust_connect.agents.debezium import (
     POSTGRES_SOURCE,
     Debezium,
     TableSchema,
+    epoch_days,
+    epoch_micros,
     table_schema,
     zoned_timestamp,
 )
@@ -213,9 +215,6 @@ def format_lsn(lsn: int) -> str:
 # -- types: text → Connect values, per type OID ------------------------------------------------
 
 Parse = Callable[[str], Any]
-EPOCH = dt.datetime(1970, 1, 1)
-EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
-_US = dt.timedelta(microseconds=1)
 _INTERVAL = re.compile(
     r"(?:(-?\d+) years? ?)?(?:(-?\d+) mons? ?)?(?:(-?\d+) days? ?)?"
     r"(?:(-?)(\d+):(\d+):(\d+)(?:\.(\d+))?)?$"
@@ -225,7 +224,7 @@ _INTERVAL = re.compile(
 def _date(text: str) -> int | None:
     if not text[0].isdigit() or text.endswith("BC"):
         return None  # infinity, or a date Debezium cannot show either
-    return dt.date.fromisoformat(text).toordinal() - EPOCH_DAY
+    return epoch_days(dt.date.fromisoformat(text))
 
 
 def _micro_time(text: str) -> int:
@@ -240,7 +239,7 @@ def _milli_time(text: str) -> int:
 def _timestamp_us(text: str) -> int | None:
     if not text[0].isdigit() or text.endswith("BC"):
         return None
-    return (dt.datetime.fromisoformat(text) - EPOCH) // _US
+    return epoch_micros(dt.datetime.fromisoformat(text))
 
 
 def _timestamp_ms(text: str) -> int | None:

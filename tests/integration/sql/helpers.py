@@ -13,6 +13,12 @@ JSON = {
     "key.converter": "org.apache.kafka.connect.json.JsonConverter",
     "value.converter": "org.apache.kafka.connect.json.JsonConverter",
 }
+#: Worker group timing for the kill -9 tests: a dead worker's tasks move within seconds.
+FAST_GROUP = {
+    "CONNECT_SESSION_TIMEOUT_MS": "6000",
+    "CONNECT_HEARTBEAT_INTERVAL_MS": "1000",
+    "CONNECT_REBALANCE_TIMEOUT_MS": "6000",
+}
 
 # The types the round trip must preserve; DDL per backend.
 DDL = {
@@ -157,4 +163,17 @@ def sink_config(url: str, topic: str, table: str, **extra: str) -> dict[str, str
         "transforms.rename.renames": "name:title",
         **JSON,
         **extra,
+    }
+
+
+def documented_key(name: str, **payload: int) -> dict[str, Any]:
+    """A JSON-with-schema key of int32 columns, as in Debezium's documented examples."""
+    return {
+        "schema": {
+            "type": "struct",
+            "fields": [{"type": "int32", "optional": False, "field": f} for f in payload],
+            "optional": False,
+            "name": name,
+        },
+        "payload": payload,
     }

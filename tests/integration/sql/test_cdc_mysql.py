@@ -22,16 +22,11 @@ import sqlalchemy as sa
 
 from tests.conftest import Broker
 from tests.integration.sql.databases import MariaDB
-from tests.integration.sql.helpers import JSON, uid
+from tests.integration.sql.helpers import FAST_GROUP, JSON, documented_key, uid
 from tests.workers import Worker, WorkerFactory, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-FAST_GROUP = {
-    "CONNECT_SESSION_TIMEOUT_MS": "6000",
-    "CONNECT_HEARTBEAT_INTERVAL_MS": "1000",
-    "CONNECT_REBALANCE_TIMEOUT_MS": "6000",
-}
 _server_ids = iter(range(1000 + random.randrange(10_000), 2**31))
 
 
@@ -346,15 +341,7 @@ def test_the_json_envelope_matches_debeziums_documented_mysql_events(
         db=db,
     )
     (create_key, create), (_, update), (_, delete), tombstone = tail.wait(4, worker=worker)[:4]
-    assert create_key == {
-        "schema": {
-            "type": "struct",
-            "fields": [{"type": "int32", "optional": False, "field": "id"}],
-            "optional": False,
-            "name": f"{topic}.Key",
-        },
-        "payload": {"id": 1004},
-    }
+    assert create_key == documented_key(f"{topic}.Key", id=1004)
     schema = create["schema"]
     assert schema["name"] == f"{topic}.Envelope" and schema["optional"] is False
     # The shared envelope carries Debezium's optional transaction block (null unless

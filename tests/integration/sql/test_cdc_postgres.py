@@ -26,21 +26,12 @@ from aiokafka.structs import TopicPartition
 
 from tests.conftest import Broker
 from tests.integration.sql.databases import PostgreSQL
-from tests.integration.sql.helpers import uid
+from tests.integration.sql.helpers import FAST_GROUP, JSON, documented_key, uid
 from tests.kafka import consume
 from tests.workers import WorkerFactory, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-FAST_GROUP = {
-    "CONNECT_SESSION_TIMEOUT_MS": "6000",
-    "CONNECT_HEARTBEAT_INTERVAL_MS": "1000",
-    "CONNECT_REBALANCE_TIMEOUT_MS": "6000",
-}
-JSON = {
-    "key.converter": "org.apache.kafka.connect.json.JsonConverter",
-    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-}
 PLAIN_JSON = {
     **JSON,
     "key.converter.schemas.enable": "false",
@@ -132,7 +123,8 @@ async def _high_water(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-def _wait_streaming(db: Db, prefix: str) -> None:
+def _wait_walsender(db: Db, prefix: str) -> None:
+    """Wait until the source's replication connection streams (one walsender)."""
     wait_until(
         lambda: (
             db.rows(
@@ -189,16 +181,7 @@ def test_snapshot_then_changes_in_commit_order_with_before_and_after_images(
         "DELETE FROM items WHERE id = 4",
     )
     # A lost replication connection: the source reconnects and goes on, repeating nothing.
-    wait_until(
-        lambda: (
-            db.rows(
-                "SELECT count(*) FROM pg_stat_replication WHERE application_name = "
-                f"'faust-connect-cdc-{prefix}'"
-            )[0][0]
-            == 1
-        ),
-        what="the walsender",
-    )
+    _wait_walsender(db, prefix)
     db.run(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = "
         f"'faust-connect-cdc-{prefix}'"
@@ -259,7 +242,7 @@ def test_kill_9_repeatedly_during_100k_changes_loses_none(
     worker = start()
     config = db.config(prefix, **PLAIN_JSON, **{"slot.drop.on.stop": "false"})
     worker.rest.create("cdc-kill", config)
-    _wait_streaming(db, prefix)  # every change below is then streamed (op c/u/d, no r)
+    _wait_walsender(db, prefix)  # every change below is then streamed (op c/u/d, no r)
 
     def write() -> None:
         step = 2_000
@@ -376,12 +359,7 @@ def test_json_envelope_matches_debeziums_documented_events(
     worker = workers.start("tests.apps.worker", bootstrap=broker.bootstrap)
     worker.rest.create("cdc-doc", db.config(prefix, **{"snapshot.mode": "no_data"}))
     wait_until(lambda: worker.rest.state("cdc-doc") == ("RUNNING", ["RUNNING"]), what="running")
-    wait_until(
-        lambda: db.rows(
-            f"SELECT count(*) FROM pg_stat_replication WHERE application_name = 'faust-connect-cdc-{prefix}'"
-        )[0][0],
-        what="streaming",
-    )
+    _wait_walsender(db, prefix)
     db.run(
         "INSERT INTO customers (first_name, last_name, email) "
         "VALUES ('Anne', 'Kretchmar', 'annek@noanswer.org')",
@@ -391,15 +369,7 @@ def test_json_envelope_matches_debeziums_documented_events(
     create, update, delete, tombstone = asyncio.run(consume(broker.bootstrap, topic, 4))
 
     key = orjson.loads(create.key)
-    assert key == {
-        "schema": {
-            "type": "struct",
-            "fields": [{"type": "int32", "optional": False, "field": "id"}],
-            "optional": False,
-            "name": f"{prefix}.public.customers.Key",
-        },
-        "payload": {"id": 1},
-    }
+    assert key == documented_key(f"{prefix}.public.customers.Key", id=1)
     value = orjson.loads(create.value)
     schema = value["schema"]
     assert (schema["type"], schema["optional"], schema["name"]) == (

@@ -7,13 +7,11 @@ import decimal
 
 import pytest
 
-from faust_connect.agents.cdc_mysql import (
+from faust_connect.agents.cdc_mysql import MySqlConnector
+from faust_connect.agents.mysql_binlog import Gtids, Position, ddl_target
+from faust_connect.agents.mysql_types import (
     Column,
-    MySqlConnector,
-    Position,
-    _Gtids,
     column_schema,
-    ddl_target,
     schema_columns,
     value_converter,
 )
@@ -155,11 +153,11 @@ def test_offsets_have_debeziums_shape_and_round_trip() -> None:
 
 
 def test_gtids_keep_the_last_transaction_per_domain_or_source() -> None:
-    gtids = _Gtids("0-1-5")
+    gtids = Gtids("0-1-5")
     gtids.add("0-1-6")
     gtids.add("1-2-3")
     assert str(gtids) == "0-1-6,1-2-3"
-    mysql = _Gtids("")
+    mysql = Gtids("")
     mysql.add("3e11fa47-71ca-11e1-9e33-c80aa9429562:23")
     assert str(mysql) == "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-23"
     assert str(gtids.with_("0-1-9")) == "0-1-9,1-2-3" and str(gtids) == "0-1-6,1-2-3"
