@@ -68,6 +68,8 @@ SnapshotMode = Literal[
 SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 #: The server settings without which the binlog cannot give correct events.
 REQUIRED = {"binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL"}
+#: Records handed from the reader thread to the task at a time, at most.
+BATCH = 1000
 #: Server errors after which reading again from the last position may work.
 TRANSIENT = frozenset({1053, 1927, 2002, 2003, 2006, 2013})
 
@@ -302,6 +304,19 @@ class Capture:
     # -- snapshot
 
     def snapshot(self, emit: Emit, stopped: Callable[[], bool]) -> Position:
+        batch: list[SourceRecord] = []
+
+        def hold(records: list[SourceRecord]) -> None:  # hand records over BATCH at a time
+            batch.extend(records)
+            if len(batch) >= BATCH:
+                emit(batch.copy())
+                batch.clear()
+
+        at = self._snapshot(hold, stopped)
+        emit(batch)
+        return at
+
+    def _snapshot(self, emit: Emit, stopped: Callable[[], bool]) -> Position:
         conn = self.connect(cursorclass=pymysql.cursors.SSDictCursor)
         try:
             with conn.cursor() as cursor:
@@ -397,17 +412,18 @@ class Capture:
         says the snapshot is complete. Returns whether the first row is still to come."""
         offset = dataclasses.replace(at, snapshot=not last).offset()
         if isinstance(pending, SourceRecord):
-            emit(pending.replace(source_offset=offset))
+            emit([pending.replace(source_offset=offset)])
             return first
         table, raw, where, marker = pending
         marker = "last" if last else "first" if first else marker
         now = time.time_ns()
         source = self.source(where["db"], where["table"], at, snapshot=marker, ts_ms=now // 10**6)
-        row = table.row(raw, {})
-        for record in change_records(
-            table.schema, "r", None, row, source, partition=self.partition, offset=offset
-        ):
-            emit(record)
+        row = table.values(raw, {})
+        emit(
+            change_records(
+                table.schema, "r", None, row, source, partition=self.partition, offset=offset
+            )
+        )
         return False
 
     # -- tables and records

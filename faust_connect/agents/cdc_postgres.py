@@ -37,6 +37,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from faust_connect.agents.debezium import (
+    POSTGRES_SOURCE,
     CdcConfig,
     Filters,
     Heartbeat,
@@ -44,6 +45,7 @@ from faust_connect.agents.debezium import (
     change_records,
     regex_issues,
     source_fields,
+    source_struct,
     wait_stopped,
 )
 from faust_connect.agents.pgoutput import (
@@ -60,6 +62,7 @@ from faust_connect.agents.pgoutput import (
 )
 from faust_connect.config import CommaList, parse_config
 from faust_connect.connector import SourceConnector, SourceTask, own_keys
+from faust_connect.data import Struct
 from faust_connect.exceptions import ConfigIssue, ConnectError
 from faust_connect.records import SourceRecord
 
@@ -73,6 +76,8 @@ SESSION_OPTIONS = "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_dig
 SLOT_BUSY_SECONDS = 60.0
 #: Keepalive feedback to the server at least this often (its wal_sender_timeout is 60 s).
 FEEDBACK_SECONDS = 10.0
+#: Records handed from the reader thread to the task at a time, at most.
+BATCH = 1000
 #: Events per transaction above any real count: the position "after the whole transaction".
 WHOLE = 1 << 62
 
@@ -151,7 +156,7 @@ class PostgresCdcTask(SourceTask):
         self.partition = partition
         self.reader = Reader(config, partition, self.context.offset(partition), self.context.logger)
         await asyncio.to_thread(self.reader.prepare)
-        self.threaded: ThreadedReader[list[SourceRecord]] = ThreadedReader(
+        self.threaded: ThreadedReader[SourceRecord] = ThreadedReader(
             self.reader.run, max_queue=config.max_queue_size, name=f"pg-cdc-{config.topic_prefix}"
         )
         self.threaded.start()
@@ -159,8 +164,7 @@ class PostgresCdcTask(SourceTask):
         self.wait = config.poll_interval_ms / 1000
 
     async def poll(self) -> Sequence[SourceRecord]:
-        items = await self.threaded.take(self.max_batch, self.wait)
-        return [record for item in items for record in item]
+        return await self.threaded.take(self.max_batch, self.wait)
 
     async def offsets_stored(
         self, offsets: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
@@ -477,7 +481,8 @@ class Reader:
                 )
                 tables = [(s, t) for s, t in cursor.fetchall() if self._captures(s, t)]
             self.logger.info("snapshot of %d tables at LSN %s", len(tables), format_lsn(lsn))
-            pending: tuple[CapturedTable, dict[str, Any]] | None = None
+            pending: tuple[CapturedTable, list[Any]] | None = None
+            batch: list[SourceRecord] = []
             first = True
             source_base = {
                 **source_fields(
@@ -503,7 +508,7 @@ class Reader:
                     "table": table.name,
                 }
                 offset = {**offset_base, "last_snapshot_record": last}
-                emit(
+                batch.extend(
                     change_records(
                         table.events,
                         "r",
@@ -514,6 +519,9 @@ class Reader:
                         offset=offset,
                     )
                 )
+                if len(batch) >= BATCH or last:
+                    emit(batch.copy())
+                    batch.clear()
                 pending = None
 
             for schema_name, name in tables:
@@ -526,7 +534,7 @@ class Reader:
                         if stopped():
                             return
                         flush(False)
-                        pending = (table, table.row(values))
+                        pending = (table, table.values(values))
             flush(True)
             conn.commit()
         finally:
@@ -623,22 +631,32 @@ class Reader:
         last_feedback = time.monotonic()
         heartbeat = Heartbeat(c, self.partition)
         fileno = self.repl.fileno()
-        while not stopped():
-            message = cursor.read_message()
-            now = time.monotonic()
-            if message is not None:
-                stream.handle(message.data_start, message.payload)
-            if now - last_feedback >= 1.0 and (
-                self._confirm > self._confirmed or now - last_feedback >= FEEDBACK_SECONDS
-            ):
-                cursor.send_feedback(flush_lsn=self._confirm, force=True)
-                self._confirmed = self._confirm
-                last_feedback = now
-            if stream.txn is None and heartbeat.due(now) and stream.heartbeat is not None:
-                emit([heartbeat.record(stream.heartbeat)])
-                stream.heartbeat = None
-            if message is None:
-                select.select([fileno], [], [], 0.2)
+        try:
+            while not stopped():
+                message = cursor.read_message()
+                now = time.monotonic()
+                if message is not None:
+                    stream.handle(message.data_start, message.payload)
+                    if len(stream.out) >= BATCH:
+                        stream.send()
+                else:
+                    stream.send()  # nothing more to read now: hand over what there is
+                if now - last_feedback >= 1.0 and (
+                    self._confirm > self._confirmed or now - last_feedback >= FEEDBACK_SECONDS
+                ):
+                    cursor.send_feedback(flush_lsn=self._confirm, force=True)
+                    self._confirmed = self._confirm
+                    last_feedback = now
+                if stream.txn is None and heartbeat.due(now) and stream.heartbeat is not None:
+                    stream.send()
+                    emit([heartbeat.record(stream.heartbeat)])
+                    stream.heartbeat = None
+                if message is None:
+                    select.select([fileno], [], [], 0.2)
+        finally:
+            # Records counted in ``emitted`` are handed over even when the connection failed:
+            # the next stream skips them.
+            stream.send()
 
     def table(self, relation: Relation) -> CapturedTable | None:
         """A Relation message's table, or None when it is not captured."""
@@ -671,7 +689,8 @@ class Reader:
 
 class _Stream:
     """Turns pgoutput messages into records, one change behind (so the last change of a
-    transaction can carry ``txn_end``)."""
+    transaction can carry ``txn_end``). Records collect in :attr:`out` until :meth:`send`
+    hands them to the reader's queue as one batch."""
 
     def __init__(self, reader: Reader, emit: Callable[[list[SourceRecord]], None]) -> None:
         self.reader = reader
@@ -679,10 +698,23 @@ class _Stream:
         self.c = reader.c
         self.txn: Begin | None = None
         self.event = 0
-        #: The change waiting for the next message: (table, op, before, after, lsn).
+        #: The change waiting for the next message: (table, op, before, after, lsn, event).
         self.pending: tuple[CapturedTable, str, Any, Any, int, int] | None = None
         #: The offset of the last finished transaction, for a heartbeat.
         self.heartbeat: dict[str, Any] | None = None
+        #: Records not yet handed over.
+        self.out: list[SourceRecord] = []
+        #: Per table in this transaction: its source block's values, and the common offset.
+        self._sources: dict[str, list[Any]] = {}
+        self._offset_base: dict[str, Any] = {}
+        self._tombstone = self.c.tombstones_on_delete
+        self._partition = reader.partition
+
+    def send(self) -> None:
+        """Hand the collected records over (one batch)."""
+        if self.out:
+            out, self.out = self.out, []
+            self.emit(out)
 
     def handle(self, lsn: int, payload: bytes) -> None:
         message = decode(payload)
@@ -698,11 +730,11 @@ class _Stream:
                 return
             before = after = None
             if message.old is not None:
-                before = table.row(message.old, partial=message.old_is_key)
+                before = table.values(message.old, partial=message.old_is_key)
             if message.new is not None:
-                after = table.row(message.new)
+                after = table.values(message.new)
             self._flush(None)
-            keys = table.events.key_columns
+            keys = table.events.key_index
             if before is not None and after is not None and keys:
                 if any(before[k] != after[k] for k in keys):
                     # A new primary key: as Debezium, a delete (and tombstone) of the old key,
@@ -714,6 +746,12 @@ class _Stream:
             self.pending = (table, message.op, before, after, lsn, self.event)
         elif isinstance(message, Begin):
             self.txn, self.event = message, 0
+            self._sources = {}
+            self._offset_base = {
+                "lsn_commit": message.commit_lsn,
+                "txId": message.xid,
+                "ts_usec": message.commit_us,
+            }
         elif isinstance(message, Commit):
             self._flush(message.end_lsn)
             txn = self.txn
@@ -730,36 +768,32 @@ class _Stream:
             self._truncate(message, lsn)
 
     def _offset(self, lsn: int, event: int) -> dict[str, Any]:
-        txn = self.txn
-        assert txn is not None
-        return {
-            "lsn": lsn,
-            "lsn_proc": lsn,
-            "lsn_commit": txn.commit_lsn,
-            "txId": txn.xid,
-            "ts_usec": txn.commit_us,
-            "event": event,
-        }
+        return {"lsn": lsn, "lsn_proc": lsn, **self._offset_base, "event": event}
 
-    def _source(self, table: CapturedTable, lsn: int) -> dict[str, Any]:
-        txn = self.txn
-        assert txn is not None
-        last = self.reader.last_commit
-        return {
-            **source_fields(
-                "postgresql",
-                self.c.topic_prefix,
-                self.c.database_dbname,
-                ts_us=txn.commit_us,
-                snapshot="false",
-            ),
-            "sequence": _sequence(last, lsn),
-            "schema": table.schema_name,
-            "table": table.name,
-            "txId": txn.xid,
-            "lsn": lsn,
-            "xmin": None,
-        }
+    def _source(self, table: CapturedTable, lsn: int) -> Struct:
+        """The source block: built once per table and transaction, then copied per change."""
+        values = self._sources.get(table.events.topic)
+        if values is None:
+            txn = self.txn
+            assert txn is not None
+            fields = {
+                **source_fields(
+                    "postgresql",
+                    self.c.topic_prefix,
+                    self.c.database_dbname,
+                    ts_us=txn.commit_us,
+                    snapshot="false",
+                ),
+                "schema": table.schema_name,
+                "table": table.name,
+                "txId": txn.xid,
+            }
+            values = [fields.get(name) for name in table.events.source_names]
+            self._sources[table.events.topic] = values
+        values = values.copy()
+        values[_SEQUENCE] = _sequence(self.reader.last_commit, lsn)
+        values[_LSN] = lsn
+        return source_struct(table.events, values)
 
     def _flush(self, txn_end: int | None) -> None:
         if self.pending is None:
@@ -769,17 +803,16 @@ class _Stream:
         offset = self._offset(lsn, event)
         if txn_end is not None:
             offset["txn_end"] = txn_end
-        records = change_records(
+        self.out += change_records(
             table.events,
             op,  # type: ignore[arg-type]
             before,
             after,
             self._source(table, lsn),
-            partition=self.reader.partition,
+            partition=self._partition,
             offset=offset,
-            tombstone=self.c.tombstones_on_delete,
+            tombstone=self._tombstone,
         )
-        self.emit(records)
         assert self.txn is not None
         self.reader.emitted = (self.txn.commit_lsn, event)
 
@@ -796,6 +829,10 @@ class _Stream:
                 continue
             self._flush(None)
             self.pending = (table, "t", None, None, lsn, self.event)
+
+
+_FIELDS = [f.name for f in POSTGRES_SOURCE.fields]
+_SEQUENCE, _LSN = _FIELDS.index("sequence"), _FIELDS.index("lsn")
 
 
 def _sequence(last_commit: int | None, lsn: int) -> str:

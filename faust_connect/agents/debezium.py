@@ -20,9 +20,9 @@ The database drivers block, so each source reads its change stream in a thread
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import datetime as dt
-import queue
 import re
 import threading
 import time
@@ -54,6 +54,7 @@ __all__ = [
     "Filters",
     "Heartbeat",
     "Op",
+    "Row",
     "Selector",
     "TableSchema",
     "ThreadedReader",
@@ -64,6 +65,7 @@ __all__ = [
     "micros_of_day",
     "regex_issues",
     "source_fields",
+    "source_struct",
     "table_schema",
     "wait_stopped",
     "zoned_timestamp",
@@ -258,6 +260,13 @@ class TableSchema:
     value: Schema
     #: ``<topic>.Envelope``.
     envelope: Schema
+    #: The value's field names, in order.
+    value_names: tuple[str, ...] = ()
+    #: Where each key column stands among the value's fields.
+    key_index: tuple[int, ...] = ()
+    #: The envelope's ``source`` schema and its field names.
+    source: Schema | None = None
+    source_names: tuple[str, ...] = ()
 
 
 def table_schema(
@@ -288,18 +297,39 @@ def table_schema(
         name=f"{topic}.Envelope",
         version=2,
     )
-    return TableSchema(topic, tuple(key_columns), key, value, envelope)
+    names = tuple(name for name, _ in columns)
+    return TableSchema(
+        topic,
+        tuple(key_columns),
+        key,
+        value,
+        envelope,
+        value_names=names,
+        key_index=tuple(names.index(c) for c in key_columns),
+        source=source,
+        source_names=tuple(f.name for f in source.fields),
+    )
+
+
+def source_struct(table: TableSchema, values: Sequence[Any]) -> Struct:
+    """The ``source`` block of ``table``'s events from values in field order."""
+    assert table.source is not None
+    return Struct.trusted(table.source, values)
 
 
 # -- records --------------------------------------------------------------------------------
 
 
+#: A row: column name → Connect value, or the values of ``TableSchema.value``'s fields in order.
+Row = Mapping[str, Any] | list[Any] | tuple[Any, ...]
+
+
 def change_records(
     table: TableSchema,
     op: Op,
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any] | None,
-    source: Mapping[str, Any],
+    before: Row | None,
+    after: Row | None,
+    source: Mapping[str, Any] | Struct,
     *,
     partition: Mapping[str, Any],
     offset: Mapping[str, Any],
@@ -308,22 +338,26 @@ def change_records(
 ) -> list[SourceRecord]:
     """One change as records: the event, and a tombstone after a delete when asked.
 
-    ``before``/``after`` map every column of ``table.value`` to its Connect value; ``source``
-    maps the fields of the connector's source schema (missing optional fields are null).
+    ``before``/``after`` map every column of ``table.value`` to its Connect value (or list the
+    values in field order, the sources' fast path); ``source`` maps the fields of the
+    connector's source schema (missing optional fields are null), or is the built struct.
     """
     ns = time.time_ns() if now_ns is None else now_ns
     row = after if after is not None else before
     key = None
     if table.key is not None and row is not None:
-        key = Struct.trusted(table.key, [row[c] for c in table.key_columns])
-    envelope = table.envelope
-    source_schema = envelope.require_field("source").schema
+        if isinstance(row, list | tuple):  # builtin checks first: ABC checks are slow
+            key = Struct.trusted(table.key, [row[i] for i in table.key_index])
+        else:
+            key = Struct.trusted(table.key, [row[c] for c in table.key_columns])
+    if not isinstance(source, Struct):
+        source = source_struct(table, [source.get(name) for name in table.source_names])
     value = Struct.trusted(
-        envelope,
+        table.envelope,
         [
-            _row(table.value, before),
-            _row(table.value, after),
-            Struct.trusted(source_schema, [source.get(f.name) for f in source_schema.fields]),
+            _row(table, before),
+            _row(table, after),
+            source,
             None,
             op,
             ns // 1_000_000,
@@ -331,12 +365,12 @@ def change_records(
             ns,
         ],
     )
-    event = SourceRecord(
+    event = _build(
         topic=table.topic,
         key=key,
         key_schema=table.key,
         value=value,
-        value_schema=envelope,
+        value_schema=table.envelope,
         source_partition=partition,
         source_offset=offset,
     )
@@ -345,10 +379,15 @@ def change_records(
     return [event]
 
 
-def _row(schema: Schema, values: Mapping[str, Any] | None) -> Struct | None:
+_build = SourceRecord.build
+
+
+def _row(table: TableSchema, values: Row | None) -> Struct | None:
     if values is None:
         return None
-    return Struct.trusted(schema, [values.get(f.name) for f in schema.fields])
+    if isinstance(values, list | tuple):
+        return Struct.trusted(table.value, values)
+    return Struct.trusted(table.value, [values.get(name) for name in table.value_names])
 
 
 _HEARTBEAT_KEY = struct_schema(
@@ -461,20 +500,24 @@ T = TypeVar("T")
 class ThreadedReader(Generic[T]):
     """Runs a blocking ``read(emit, stopped)`` loop in a thread; :meth:`take` gets batches.
 
-    ``read`` calls ``emit(item)`` for each item (it blocks while ``max_queue`` items wait) and
-    should return soon after ``stopped()`` turns true. An exception in ``read`` is raised by the
-    next :meth:`take`, after the items read before it.
+    ``read`` calls ``emit(items)`` with a list of items at a time (one hand-over between the
+    threads per list, not per item; it blocks while ``max_queue`` items wait) and should return
+    soon after ``stopped()`` turns true. An exception in ``read`` is raised by the next
+    :meth:`take`, after the items read before it.
     """
 
     def __init__(
         self,
-        read: Callable[[Callable[[T], None], Callable[[], bool]], None],
+        read: Callable[[Callable[[list[T]], None], Callable[[], bool]], None],
         *,
         max_queue: int,
         name: str,
     ) -> None:
         self._read = read
-        self._queue: queue.Queue[T] = queue.Queue(max_queue)
+        self._max_queue = max_queue
+        self._batches: collections.deque[list[T]] = collections.deque()
+        self._queued = 0  # items in _batches
+        self._room = threading.Condition()
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -494,36 +537,49 @@ class ThreadedReader(Generic[T]):
         finally:
             self._wake()
 
-    def _emit(self, item: T) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            if self._queue.qsize() == 1:  # the taker may be waiting on an empty queue
-                self._wake()
+    def _emit(self, items: list[T]) -> None:
+        if not items:
             return
+        with self._room:
+            while self._queued >= self._max_queue:
+                if self._stop.is_set():
+                    return
+                self._room.wait(0.1)
+            was_empty = not self._batches
+            self._batches.append(items)
+            self._queued += len(items)
+        if was_empty:  # the taker may be waiting on an empty queue
+            self._wake()
 
     def _wake(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._arrived.set)
 
+    def _get(self, max_items: int) -> list[T]:
+        with self._room:
+            if not self._batches:
+                return []
+            items = self._batches.popleft()
+            if len(items) > max_items:  # hand over the rest next time
+                self._batches.appendleft(items[max_items:])
+                items = items[:max_items]
+            while self._batches and len(items) + len(self._batches[0]) <= max_items:
+                items = items + self._batches.popleft()
+            self._queued -= len(items)
+            self._room.notify()
+        return items
+
     async def take(self, max_items: int, timeout: float) -> list[T]:
         """Up to ``max_items`` items; waits at most ``timeout`` seconds for the first."""
-        items: list[T] = []
         deadline = time.monotonic() + timeout
         while True:
             self._arrived.clear()
-            while len(items) < max_items:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            items = self._get(max_items)
             if items:
                 return items
             if self._error is not None:
                 raise self._error
-            if not self._thread.is_alive() and self._queue.empty():
+            if not self._thread.is_alive() and not self._batches:
                 raise RuntimeError(f"{self._thread.name} stopped reading")
             left = deadline - time.monotonic()
             if left <= 0:

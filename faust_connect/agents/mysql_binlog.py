@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql  # type: ignore[import-untyped]  # PyMySQL ships no type hints
 
-from faust_connect.agents.debezium import change_records
+from faust_connect.agents.debezium import change_records, source_struct
 from faust_connect.agents.mysql_types import MySqlTable, binlog_columns
+from faust_connect.data import Struct
 from faust_connect.exceptions import ConnectError
 from faust_connect.records import SourceRecord
 
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BinlogStream", "Emit", "Gtids", "Lost", "Position", "ddl_target", "quote", "unquote"]
 
-Emit = Callable[[SourceRecord], None]
+#: Hands a batch of records to the task.
+Emit = Callable[[list[SourceRecord]], None]
 
 
 _NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
@@ -192,7 +194,7 @@ class BinlogStream:
                     raise Lost("the server ended the binlog stream")
                 self.kinds[type(event)](event)
                 if not self.in_txn and heartbeat.due(time.monotonic()):
-                    emit(heartbeat.record(self.at.offset()))
+                    emit([heartbeat.record(self.at.offset())])
         finally:
             self.reader.close()
 
@@ -278,7 +280,7 @@ class BinlogStream:
         end = dataclasses.replace(self.at, file=self.reader.log_file, pos=event.packet.log_pos)
         end.event = end.row = 0
         end.gtids = str(self.gtids.with_(self.gtid))
-        self.emit(cap.schema_change(db, ddl, source, end.offset()))
+        self.emit([cap.schema_change(db, ddl, source, end.offset())])
 
     def on_rows(self, event: Any) -> None:
         self.begin()
@@ -313,15 +315,22 @@ class BinlogStream:
         tombstone = cap.c.tombstones_on_delete
         offset_base = self.at.offset()
         offset_base["ts_sec"] = event.timestamp
+        if self.at.event:
+            offset_base["event"] = self.at.event
+        # The source block is built once per row event and copied per row (only ``row`` moves).
+        names = table.schema.source_names
+        template = [base.get(f) for f in names]
+        row_at = names.index("row")
+        out: list[SourceRecord] = []
         for i, row in enumerate(event.rows):
             if i < skip:
                 continue
-            source = {**base, "row": i}
+            values = template.copy()
+            values[row_at] = i
+            source = source_struct(table.schema, values)
             offset = {**offset_base, "row": i + 1}
-            if self.at.event:
-                offset["event"] = self.at.event
-            for record in self.records(table, op, row, source, offset, tombstone):
-                self.emit(record)
+            out += self.records(table, op, row, source, offset, tombstone)
+        self.emit(out)
         self.done_event()
 
     def done_event(self) -> None:
@@ -347,35 +356,31 @@ class BinlogStream:
         table: MySqlTable,
         op: str,
         row: Mapping[str, Any],
-        source: dict[str, Any],
+        source: Struct,
         offset: dict[str, Any],
         tombstone: bool,
     ) -> list[SourceRecord]:
         part = self.cap.partition
+        events = table.schema
         if op == "u":
-            before = table.row(row["before_values"], row["before_none_sources"])
-            after = table.row(row["after_values"], row["after_none_sources"])
-            keys = table.schema.key_columns
+            before = table.values(row["before_values"], row["before_none_sources"])
+            after = table.values(row["after_values"], row["after_none_sources"])
+            keys = events.key_index
             if keys and any(before[k] != after[k] for k in keys):  # a new key: d, tombstone, c
                 out = change_records(
-                    table.schema, "d", before, None, source, partition=part, offset=offset,
+                    events, "d", before, None, source, partition=part, offset=offset,
                     tombstone=tombstone,
                 )  # fmt: skip
                 return out + change_records(
-                    table.schema, "c", None, after, source, partition=part, offset=offset
+                    events, "c", None, after, source, partition=part, offset=offset
                 )
-            return change_records(
-                table.schema, "u", before, after, source, partition=part, offset=offset
-            )
-        values = table.row(row["values"], row["none_sources"])
+            return change_records(events, "u", before, after, source, partition=part, offset=offset)
+        values = table.values(row["values"], row["none_sources"])
         if op == "c":
-            return change_records(
-                table.schema, "c", None, values, source, partition=part, offset=offset
-            )
+            return change_records(events, "c", None, values, source, partition=part, offset=offset)
         return change_records(
-            table.schema, "d", values, None, source, partition=part, offset=offset,
-            tombstone=tombstone,
-        )  # fmt: skip
+            events, "d", values, None, source, partition=part, offset=offset, tombstone=tombstone
+        )
 
 
 class Gtids:

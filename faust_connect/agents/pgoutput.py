@@ -412,6 +412,8 @@ class CapturedTable:
     fallbacks: tuple[Any, ...]
     #: Per column: the value of an unchanged TOASTed column the server left out.
     unchanged: tuple[Any, ...]
+    #: Where each of the events' value fields stands among the columns (None: all, in order).
+    kept: tuple[int, ...] | None = None
 
     def row(self, values: Sequence[Any], *, partial: bool = False) -> dict[str, Any]:
         """Column name → Connect value; ``partial``: a key-only row (others get fallbacks)."""
@@ -426,6 +428,16 @@ class CapturedTable:
             else:
                 out[name] = parse(text)
         return out
+
+    def values(self, texts: Sequence[Any], *, partial: bool = False) -> list[Any]:
+        """The Connect values of the events' value fields, in order (as :meth:`row`)."""
+        if len(texts) == len(self.parsers) and None not in texts and UNCHANGED not in texts:
+            out = [parse(text) for parse, text in zip(self.parsers, texts, strict=True)]
+        else:
+            row = self.row(texts, partial=partial)
+            out = [row.get(name) for name in self.names]
+        kept = self.kept
+        return out if kept is None else [out[i] for i in kept]
 
 
 def captured_table(
@@ -461,6 +473,7 @@ def captured_table(
         if column in key or keep(column):
             fields.append((column, schema))
     events = table_schema(topic, fields, list(key), POSTGRES_SOURCE)
+    kept = tuple(names.index(field) for field, _ in fields)
     return CapturedTable(
         schema_name,
         name,
@@ -469,4 +482,5 @@ def captured_table(
         tuple(parsers),
         tuple(fallbacks),
         tuple(unchanged),
+        kept=None if kept == tuple(range(len(names))) else kept,
     )

@@ -210,6 +210,10 @@ def test_rows_fill_key_only_rows_and_mark_unchanged_toast_like_debezium() -> Non
     }
     row = table.row(("3", "n", "4", UNCHANGED, "x"))
     assert row["note"] == UNAVAILABLE and row["qty"] == 4
+    # The fast path: the same values in the order of the events' value fields (no ``skip``).
+    assert table.values(("3", None, None, None, None), partial=True) == [3, "", 0, None]
+    assert table.values(("3", "n", "4", UNCHANGED, "x")) == [3, "n", 4, UNAVAILABLE]
+    assert table.values(("3", "n", "4", "t", "x")) == [3, "n", 4, "t"]
 
 
 def test_stored_offsets_say_where_to_resume_and_what_to_confirm() -> None:

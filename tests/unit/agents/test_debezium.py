@@ -119,9 +119,9 @@ def test_zoned_timestamps_are_utc_iso_text(value: dt.datetime, text: str) -> Non
 def test_the_threaded_reader_hands_over_every_item_then_the_error() -> None:
     release = threading.Event()
 
-    def read(emit: Callable[[int], None], stopped: Callable[[], bool]) -> None:
+    def read(emit: Callable[[list[int]], None], stopped: Callable[[], bool]) -> None:
         for i in range(10):
-            emit(i)
+            emit([i])
         release.wait(5)
         raise ValueError("connection lost")
 
@@ -141,10 +141,10 @@ def test_the_threaded_reader_hands_over_every_item_then_the_error() -> None:
 
 
 def test_the_threaded_reader_stops_a_reader_blocked_on_a_full_queue() -> None:
-    def read(emit: Callable[[int], None], stopped: Callable[[], bool]) -> None:
+    def read(emit: Callable[[list[int]], None], stopped: Callable[[], bool]) -> None:
         i = 0
         while not stopped():
-            emit(i)
+            emit([i])
             i += 1
 
     async def main() -> None:
@@ -155,3 +155,29 @@ def test_the_threaded_reader_stops_a_reader_blocked_on_a_full_queue() -> None:
         assert not reader._thread.is_alive()
 
     asyncio.run(main())
+
+
+def test_the_threaded_reader_splits_and_joins_batches_up_to_max_items() -> None:
+    def read(emit: Callable[[list[int]], None], stopped: Callable[[], bool]) -> None:
+        emit(list(range(10)))
+        emit([10])
+        emit([11, 12])
+
+    async def main() -> list[list[int]]:
+        reader: ThreadedReader[int] = ThreadedReader(read, max_queue=100, name="reader")
+        reader.start()
+        await asyncio.to_thread(reader._thread.join, 5)
+        got = [await reader.take(4, timeout=5) for _ in range(4)]
+        await reader.stop()
+        return got
+
+    assert asyncio.run(main()) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10], [11, 12]]
+
+
+def test_rows_as_value_lists_give_the_same_records_as_mappings() -> None:
+    row = {"id": 7, "email": "a@b"}
+    by_name = change_records(TABLE, "d", row, None, SOURCE, partition={}, offset={}, now_ns=1)
+    by_place = change_records(
+        TABLE, "d", [7, "a@b"], None, SOURCE, partition={}, offset={}, now_ns=1
+    )
+    assert by_name == by_place
