@@ -26,6 +26,7 @@ The server must run with ``wal_level=logical``; the task refuses to start otherw
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -146,39 +147,40 @@ class PostgresConnector(SourceConnector):
 class PostgresCdcTask(SourceTask):
     """Runs the blocking replication reader in a thread; ``poll`` takes its batches."""
 
-    async def start(self) -> None:
-        import asyncio
+    reader: Reader | None = None
+    threaded: ThreadedReader[SourceRecord] | None = None
 
+    async def start(self) -> None:
         config = parse_config(
             PostgresConnector.Config, own_keys(PostgresConnector.Config, self.config)
         )
         partition = {"server": config.topic_prefix}
         self.partition = partition
-        self.reader = Reader(config, partition, self.context.offset(partition), self.context.logger)
-        await asyncio.to_thread(self.reader.prepare)
-        self.threaded: ThreadedReader[SourceRecord] = ThreadedReader(
-            self.reader.run, max_queue=config.max_queue_size, name=f"pg-cdc-{config.topic_prefix}"
+        reader = Reader(config, partition, self.context.offset(partition), self.context.logger)
+        self.reader = reader
+        await asyncio.to_thread(reader.prepare)
+        self.threaded = ThreadedReader(
+            reader.run, max_queue=config.max_queue_size, name=f"pg-cdc-{config.topic_prefix}"
         )
         self.threaded.start()
         self.max_batch = config.max_batch_size
         self.wait = config.poll_interval_ms / 1000
 
     async def poll(self) -> Sequence[SourceRecord]:
+        assert self.threaded is not None, "poll() before start()"
         return await self.threaded.take(self.max_batch, self.wait)
 
     async def offsets_stored(
         self, offsets: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
     ) -> None:
         for partition, offset in offsets:
-            if partition == self.partition:
+            if partition == self.partition and self.reader is not None:
                 self.reader.confirm(offset)
 
     async def stop(self) -> None:
-        import asyncio
-
-        if hasattr(self, "threaded"):
+        if self.threaded is not None:
             await self.threaded.stop()
-        if hasattr(self, "reader"):
+        if self.reader is not None:
             await asyncio.to_thread(self.reader.close)
 
 
