@@ -19,12 +19,15 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import random
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.partitioner import murmur2
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from faust_connect.agents.errors import Stage
 from faust_connect.agents.offsets import offset_key
@@ -41,6 +44,9 @@ MAX_IN_FLIGHT = 16
 SEND_RETRY_SECONDS = 60.0
 #: How long to wait after an empty poll, growing to IDLE_MAX.
 IDLE_MIN, IDLE_MAX = 0.01, 0.5
+#: aiokafka's default ``max_request_size`` (a record may not be larger).
+MAX_REQUEST_SIZE = 1048576
+T = TypeVar("T")
 
 
 class _Context:
@@ -68,9 +74,10 @@ class _Failed(Exception):
 class _InFlight:
     """One poll's records between the producer and the offset table."""
 
+    #: One future per record batch handed to the producer.
     futures: list[asyncio.Future[Any]]
-    #: The records handed to the producer, aligned with ``futures``.
-    sent: list[SourceRecord]
+    #: The records of each batch, aligned with ``futures``.
+    sent: list[list[SourceRecord]]
     #: Every record the poll returned (their offsets are done once ``futures`` are).
     polled: Sequence[SourceRecord]
     polled_at: float
@@ -91,6 +98,8 @@ class SourceRunner(TaskRunner):
         #: offset key -> (source partition, offset) acknowledged but not yet stored
         self._done: dict[bytes, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
         self._known_topics: set[str] = set()
+        options = self.services.client_options("producer", self.config)
+        self._max_request_size = int(options.get("max_request_size", MAX_REQUEST_SIZE))
 
     async def run(self) -> None:
         task = self.task_class(self.task_config, _Context(self))
@@ -144,10 +153,22 @@ class SourceRunner(TaskRunner):
 
     async def _send(
         self, producer: AIOKafkaProducer, records: Sequence[SourceRecord]
-    ) -> tuple[list[SourceRecord], list[asyncio.Future[Any]]]:
-        """Convert and hand records to the producer; returns the records sent and their acks."""
-        sent: list[SourceRecord] = []
+    ) -> tuple[list[list[SourceRecord]], list[asyncio.Future[Any]]]:
+        """Convert records and hand them to the producer in record batches (aiokafka's batch
+        API: one future per batch, not per record); returns each batch's records and its ack.
+
+        Partitions are chosen as Kafka's default partitioner does: the record's own, else the
+        murmur2 hash of the key, else (no key) one partition per batch ("sticky", as Kafka's
+        producer does since 2.4). A partition's records keep their order: a batch is handed
+        over before the next one of that partition is started.
+        """
+        groups: list[list[SourceRecord]] = []
         futures: list[asyncio.Future[Any]] = []
+        open_batches: dict[tuple[str, int], tuple[Any, list[SourceRecord]]] = {}
+        partitions: dict[str, list[int]] = {}
+        sticky: dict[str, int] = {}
+        max_size = self._max_request_size
+        estimate = DefaultRecordBatchBuilder.estimate_size_in_bytes
         for record in records:
             topic = record.topic
             if topic not in self._known_topics:
@@ -161,33 +182,72 @@ class SourceRunner(TaskRunner):
                     failed.stage, failed.converter, failed.error, record=record
                 )
                 continue
-            futures.append(await self._enqueue(producer, record, key, value, headers))
-            sent.append(record)
-        return sent, futures
+            size = estimate(key, value, headers)
+            if size > max_size:
+                raise MessageSizeTooLargeError(
+                    f"The message is {size} bytes when serialized which is larger than the "
+                    "maximum request size you have configured with the max_request_size "
+                    "configuration"
+                )
+            partition = record.partition
+            if partition is None:
+                choices = partitions.get(topic)
+                if choices is None:
+                    choices = partitions[topic] = await self._partitions(producer, topic)
+                if len(choices) == 1:
+                    partition = choices[0]
+                elif key is not None:
+                    partition = choices[(murmur2(key) & 0x7FFFFFFF) % len(choices)]
+                else:
+                    partition = sticky.get(topic)
+                    if partition is None:
+                        partition = sticky[topic] = _pick(producer, topic, choices)
+            slot = (topic, partition)
+            entry = open_batches.get(slot)
+            if entry is None:
+                entry = open_batches[slot] = (producer.create_batch(), [])
+            builder, members = entry
+            if builder.append(key=key, value=value, timestamp=record.timestamp, headers=headers):
+                members.append(record)
+                continue
+            # The batch is full (append closed it): hand it over and start the next one.
+            futures.append(await self._submit(producer, builder, topic, partition))
+            groups.append(members)
+            if record.partition is None and key is None and sticky.get(topic) == partition:
+                sticky[topic] = _pick(producer, topic, partitions[topic])
+            builder, members = producer.create_batch(), [record]
+            open_batches[slot] = (builder, members)
+            # An empty batch takes any record (the size was checked above).
+            builder.append(key=key, value=value, timestamp=record.timestamp, headers=headers)
+        for (topic, partition), (builder, members) in open_batches.items():
+            if members:
+                builder.close()  # the poll is gathered: send now rather than linger
+                futures.append(await self._submit(producer, builder, topic, partition))
+                groups.append(members)
+        return groups, futures
 
-    async def _enqueue(
-        self,
-        producer: AIOKafkaProducer,
-        record: SourceRecord,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes | None]] | None,
+    async def _partitions(self, producer: AIOKafkaProducer, topic: str) -> list[int]:
+        """The topic's partitions, sorted (waits for its metadata, riding out retriable errors)."""
+        found: set[int] = await self._retrying(lambda: producer.partitions_for(topic))
+        return sorted(found)
+
+    async def _submit(
+        self, producer: AIOKafkaProducer, builder: Any, topic: str, partition: int
     ) -> asyncio.Future[Any]:
-        """Hand one record to the producer, riding out retriable broker errors (a new
-        topic without a leader yet, a moved leader) for up to ``SEND_RETRY_SECONDS``."""
+        """Hand one record batch to the producer; its future resolves on the broker's ack."""
+        future: asyncio.Future[Any] = await self._retrying(
+            lambda: producer.send_batch(builder, topic, partition=partition)
+        )
+        return future
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``await call()``, riding out retriable broker errors (a new topic without a leader
+        yet, a moved leader) for up to ``SEND_RETRY_SECONDS``."""
         deadline = time.monotonic() + SEND_RETRY_SECONDS
         delay = 0.05
         while True:
             try:
-                future: asyncio.Future[Any] = await producer.send(
-                    record.topic,
-                    value,
-                    key=key,
-                    partition=record.partition,
-                    timestamp_ms=record.timestamp,
-                    headers=headers,
-                )
-                return future
+                return await call()
             except KafkaError as exc:
                 if not exc.retriable or time.monotonic() > deadline:
                     raise
@@ -197,7 +257,7 @@ class SourceRunner(TaskRunner):
 
     def _serialize(
         self, record: SourceRecord
-    ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | None]:
+    ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]:
         topic, headers = record.topic, record.headers
         try:
             key = self.key_converter.from_connect(topic, record.key_schema, record.key, headers)
@@ -210,7 +270,7 @@ class SourceRunner(TaskRunner):
         except Exception as exc:
             raise _Failed("VALUE_CONVERTER", self.value_converter, exc) from exc
         if not headers:
-            return key, value, None
+            return key, value, []  # a list: aiokafka's record builder takes no other type
         convert = self.header_converter.from_connect_header
         try:
             raw = [(h.key, convert(topic, h.key, h.schema, h.value)) for h in headers]
@@ -225,9 +285,10 @@ class SourceRunner(TaskRunner):
             batch = self._in_flight[0]
             try:
                 results = await asyncio.gather(*batch.futures, return_exceptions=True)
-                for record, result in zip(batch.sent, results, strict=True):
+                for group, result in zip(batch.sent, results, strict=True):
                     if isinstance(result, BaseException):
-                        await self.errors.failed("KAFKA_PRODUCE", result, record=record)
+                        for record in group:
+                            await self.errors.failed("KAFKA_PRODUCE", result, record=record)
                 await self.errors.flush()  # dead-lettered records first, then their offsets
             except BaseException:
                 async with self._acked:
@@ -236,7 +297,7 @@ class SourceRunner(TaskRunner):
             self._in_flight.popleft()
             self._slots.release()
             metrics = self.metrics
-            metrics.produced += len(batch.futures)
+            metrics.produced += sum(len(group) for group in batch.sent)
             metrics.batches += 1
             metrics.batch_seconds = time.monotonic() - batch.polled_at
             for record in batch.polled:
@@ -266,3 +327,10 @@ class SourceRunner(TaskRunner):
             )
             self.metrics.committed_at = time.time()
             await task.offsets_stored(list(done.values()))
+
+
+def _pick(producer: AIOKafkaProducer, topic: str, choices: list[int]) -> int:
+    """A random partition of ``topic``, among those with a leader if any (Kafka's choice for
+    records without a key)."""
+    available: set[int] | None = producer.client.cluster.available_partitions_for_topic(topic)
+    return random.choice(sorted(available) if available else choices)
