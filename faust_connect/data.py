@@ -131,7 +131,9 @@ class Schema:
 
     __slots__ = (
         "_by_name",
+        "_flat",
         "_hash",
+        "_names",
         "default",
         "doc",
         "fields",
@@ -155,6 +157,9 @@ class Schema:
     value_schema: Schema | None
     fields: tuple[Field, ...]
     _by_name: dict[str, Field]
+    #: Field names in order, and whether no field is a struct, array or map (struct hot paths).
+    _names: tuple[str, ...]
+    _flat: bool
     _hash: int | None
 
     def __init__(
@@ -183,6 +188,8 @@ class Schema:
         set_(self, "value_schema", value_schema)
         set_(self, "fields", tuple(fields))
         set_(self, "_by_name", {f.name: f for f in self.fields})
+        set_(self, "_names", tuple(f.name for f in self.fields))
+        set_(self, "_flat", all(f.schema.type.is_primitive for f in self.fields))
         set_(self, "_hash", None)
         if kind is Type.ARRAY and value_schema is None:
             raise DataError("an array schema needs a value schema")
@@ -480,11 +487,14 @@ class Struct:
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """``(field name, value)`` pairs in field order."""
-        return zip((f.name for f in self.schema.fields), self._values, strict=True)
+        return zip(self.schema._names, self._values, strict=True)
 
     def as_dict(self) -> dict[str, Any]:
         """A plain dict, nested structs included."""
-        return {k: _plain(v) for k, v in self.items()}
+        schema = self.schema
+        if schema._flat:  # no field can hold a struct: the values are already plain
+            return dict(zip(schema._names, self._values, strict=True))
+        return {k: _plain(v) for k, v in zip(schema._names, self._values, strict=True)}
 
     def replace(self, **changes: Any) -> Struct:
         """A copy with some fields changed (validated)."""

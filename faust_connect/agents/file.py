@@ -128,7 +128,7 @@ class FileStreamSinkTask(SinkTask):
         self._out: IO[bytes] = open(path, "ab") if path else _std("stdout")
 
     async def put(self, records: Sequence[SinkRecord]) -> None:
-        self._out.write(b"".join(_line(record.value) for record in records))
+        self._out.write(b"".join([_line(record.value) for record in records]))
 
     async def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         self._out.flush()
@@ -152,10 +152,12 @@ def _std(name: str) -> IO[bytes]:
 
 
 def _line(value: Any) -> bytes:
+    if type(value) is Struct:  # the common case first
+        return orjson.dumps(value.as_dict(), default=str, option=orjson.OPT_APPEND_NEWLINE)
     if isinstance(value, str):
         return value.encode() + b"\n"
     if isinstance(value, (bytes, bytearray)):
         return bytes(value) + b"\n"
     if isinstance(value, Struct):
         value = value.as_dict()
-    return orjson.dumps(value, default=str) + b"\n"
+    return orjson.dumps(value, default=str, option=orjson.OPT_APPEND_NEWLINE)

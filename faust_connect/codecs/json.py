@@ -21,7 +21,7 @@ import base64
 import decimal
 import json as stdlib_json
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -191,6 +191,36 @@ class JsonConverter(Converter):
             raise self.error(_ENVELOPE_ERROR)
         schema, decode = self._schema_in(doc["schema"], data)
         return schema, self._decode(data, schema, decode, doc["payload"])
+
+    def to_connect_many(self, topic: str, datas: Sequence[bytes | None]) -> list[SchemaAndValue]:
+        """:meth:`to_connect` of many messages, in one loop: an envelope whose schema text is
+        the last one seen has only its payload parsed and decoded here; any other message (or
+        one that fails here) goes through :meth:`to_connect`, which reads or reports it."""
+        out: list[SchemaAndValue] = []
+        append = out.append
+        loads = orjson.loads
+        prefix = self._last_prefix
+        start = len(prefix)
+        schema, decode = self._last_in
+        for data in datas:
+            if (
+                prefix
+                and data is not None
+                and data.startswith(prefix)
+                and data.endswith(b"}")
+                and decode is not None
+            ):
+                try:
+                    append((schema, decode(loads(memoryview(data)[start:-1]))))
+                    continue
+                except Exception:  # not silent: to_connect reads it again and says why
+                    pass
+            append(self.to_connect(topic, data))
+            if self._last_prefix is not prefix:
+                prefix = self._last_prefix
+                start = len(prefix)
+                schema, decode = self._last_in
+        return out
 
     def _schema_in(self, node: Any, data: bytes) -> tuple[Schema | None, Decode | None]:
         key = orjson.dumps(node)

@@ -63,17 +63,28 @@ class SchemaCache(dict[K, V]):
     def __init__(self, size: int = 64) -> None:
         super().__init__()
         self.size = size
+        # The last key and its value: a stream of records mostly repeats one schema object,
+        # and an identity check is cheaper than hashing it.
+        self._last: tuple[K, V] | None = None
 
     def get_or(self, key: K, build: Callable[[K], V]) -> V:
         """The cached value for ``key``, building and storing it on a miss."""
+        last = self._last
+        if last is not None and last[0] is key:
+            return last[1]
         try:
-            return self[key]
+            value = self[key]
         except KeyError:
-            pass
-        if len(self) >= self.size:
-            self.clear()
-        value = self[key] = build(key)
+            if len(self) >= self.size:
+                self.clear()
+            value = self[key] = build(key)
+        self._last = (key, value)
         return value
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        super().clear()
+        self._last = None
 
 
 def field_values(struct: Struct, replace_null_with_default: bool = True) -> Sequence[Any]:

@@ -182,12 +182,12 @@ class PartTransform(Transform):
             new_schema, new_value = self.apply_part(record, schema, value)
             if new_value is value and new_schema is schema:
                 return record
-            return record.replace(value_schema=new_schema, value=new_value)
+            return record.with_part("value", new_schema, new_value)
         schema, value = record.key_schema, record.key
         new_schema, new_value = self.apply_part(record, schema, value)
         if new_value is value and new_schema is schema:
             return record
-        return record.replace(key_schema=new_schema, key=new_value)
+        return record.with_part("key", new_schema, new_value)
 
 
 class Predicate(_Plugin, ABC):
@@ -385,7 +385,7 @@ class _PartRun:
                         for apply_part in applies:
                             schema, value = apply_part(record, schema, value)
                     if value is not old or schema is not old_schema:
-                        record = record.replace(value_schema=schema, value=value)
+                        record = record.with_part("value", schema, value)
                     append(record)
             else:
                 for record in records:
@@ -394,7 +394,7 @@ class _PartRun:
                     for apply_part in applies:
                         schema, value = apply_part(record, schema, value)
                     if value is not old or schema is not old_schema:
-                        record = record.replace(key_schema=schema, key=value)
+                        record = record.with_part("key", schema, value)
                     append(record)
         except Exception as exc:
             raise _wrap(self._failing(record), exc) from exc

@@ -183,7 +183,7 @@ class Cast(PartTransform):
                 self._whole = _TARGETS[kind.strip().lower()]
         self._casts = casts
         self._schemas: SchemaCache[Schema, Schema] = SchemaCache()
-        self._types: SchemaCache[Schema, list[Type | None]] = SchemaCache()
+        self._types: SchemaCache[Schema, list[tuple[int, Type]]] = SchemaCache()
 
     def apply_part(
         self, record: ConnectRecord, schema: Schema | None, value: Any
@@ -229,10 +229,12 @@ class Cast(PartTransform):
             fields = schema if struct_schema is None else struct_schema
             filled = filled_values(fields, values, self.config.replace_null_with_default)
             if fields is schema:  # the output fields are the input's, in order
-                types = self._types.get_or(new_schema, self._cast_types)
-                return new_schema, [
-                    v if t is None else cast_value(v, t) for v, t in zip(filled, types, strict=True)
-                ]
+                if len(filled) != len(schema.fields):
+                    raise ValueError(f"{len(filled)} values for {len(schema.fields)} fields")
+                out = list(filled)
+                for index, to in self._types.get_or(new_schema, self._cast_types):
+                    out[index] = cast_value(out[index], to)
+                return new_schema, out
             current = dict(zip((f.name for f in fields.fields), filled, strict=True))
             return new_schema, [
                 cast_value(current[f.name], f.schema.type)
@@ -243,9 +245,9 @@ class Cast(PartTransform):
         except (ValueError, TypeError, decimal.InvalidOperation) as exc:
             raise self.fail(str(exc)) from exc
 
-    def _cast_types(self, new_schema: Schema) -> list[Type | None]:
-        """Per output field, the type it is cast to (None: kept as it is)."""
-        return [f.schema.type if f.name in self._casts else None for f in new_schema.fields]
+    def _cast_types(self, new_schema: Schema) -> list[tuple[int, Type]]:
+        """The output fields that are cast: their index and the type they are cast to."""
+        return [(f.index, f.schema.type) for f in new_schema.fields if f.name in self._casts]
 
     def _cast_schema(self, schema: Schema) -> Schema:
         if self._whole is not None:

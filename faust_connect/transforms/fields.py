@@ -101,25 +101,33 @@ class InsertField(PartTransform):
             for name, optional in [spec]
         ]
         self._schemas: SchemaCache[Schema, Schema] = SchemaCache()
+        self._last_ts: int | None = None
+        self._last_time: dt.datetime | None = None
 
     def _values(self, record: ConnectRecord, schemaless: bool) -> list[Any]:
         out: list[Any] = []
         for kind, name, schema in self._fields:
-            if kind == "topic":
-                value: Any = record.topic
+            if kind == "static":
+                value: Any = self.config.static_value
+            elif kind == "timestamp":
+                ts = record.timestamp
+                if schemaless or ts is None:
+                    value = ts
+                elif ts == self._last_ts:  # records of a batch often share a millisecond
+                    value = self._last_time
+                else:
+                    value = _EPOCH + dt.timedelta(milliseconds=ts)
+                    self._last_ts, self._last_time = ts, value
+            elif kind == "topic":
+                value = record.topic
             elif kind == "partition":
                 value = record.partition
-            elif kind == "offset":
+            else:
                 if not isinstance(record, SinkRecord):
                     raise self.fail(
                         f"offset.field needs a sink record, not {type(record).__name__}"
                     )
                 value = record.offset
-            elif kind == "timestamp":
-                ts = record.timestamp
-                value = ts if schemaless or ts is None else _EPOCH + dt.timedelta(milliseconds=ts)
-            else:
-                value = self.config.static_value
             if value is None and not schema.optional:
                 raise self.fail(f"no {kind} for required field {name!r}")
             out.append(value)

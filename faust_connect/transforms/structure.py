@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -30,6 +31,8 @@ from faust_connect.transforms.base import PartTransform, StructValuesFn, Transfo
 
 __all__ = ["ExtractField", "Flatten", "HoistField", "SetSchemaMetadata", "parse_field_path"]
 
+#: A struct's values, flattened.
+Flattener = Callable[[Sequence[Any]], list[Any]]
 R = TypeVar("R", bound=ConnectRecord)
 _NULL_DEFAULT_DOC = "Use a field's default value when the field is null (Kafka 4.0)."
 
@@ -199,6 +202,7 @@ class Flatten(PartTransform):
 
     def configure(self) -> None:
         self._schemas: SchemaCache[Schema, Schema] = SchemaCache()
+        self._flatteners: SchemaCache[Schema, tuple[Schema, Flattener]] = SchemaCache()
 
     def apply_part(
         self, record: ConnectRecord, schema: Schema | None, value: Any
@@ -228,11 +232,60 @@ class Flatten(PartTransform):
         values: Sequence[Any],
         struct_schema: Schema | None = None,
     ) -> tuple[Schema, list[Any]]:
+        if struct_schema is None or struct_schema is schema:
+            new_schema, flatten = self._flatteners.get_or(schema, self._compile)
+            return new_schema, flatten(values)
         new_schema = self._schemas.get_or(schema, self._flat_schema)
-        fields = schema if struct_schema is None else struct_schema
         out: list[Any] = []
-        self._flatten_values(schema, filled_values(fields, values), out)
+        self._flatten_values(schema, filled_values(struct_schema, values), out)
         return new_schema, out
+
+    def _slow(self, schema: Schema, values: Sequence[Any]) -> list[Any]:
+        """The flattened values of a struct of ``schema``, walking the schema."""
+        out: list[Any] = []
+        self._flatten_values(schema, filled_values(schema, values), out)
+        return out
+
+    def _compile(self, schema: Schema) -> tuple[Schema, Flattener]:
+        """The flat schema, and a function flattening the values of a struct of ``schema``
+        generated for it: values unpacked, nulls replaced by their defaults, a nested struct's
+        values unpacked in place (a nested struct of another schema takes :meth:`_slow`)."""
+        namespace: dict[str, Any] = {"slow": self._slow, "schema": schema}
+        lines = ["def flatten(v):"]
+        count = itertools.count()
+
+        def unpack(struct: Schema, source: str, indent: str) -> list[str]:
+            names = [f"x{next(count)}" for _ in struct.fields]
+            if not names:
+                return []
+            lines.append(f"{indent}{', '.join(names)}, = {source}")
+            leaves: list[str] = []
+            for name, field in zip(names, struct.fields, strict=True):
+                inner = field.schema
+                if inner.default is not None:
+                    namespace[f"d_{name}"] = inner.default
+                    lines.append(f"{indent}if {name} is None:")
+                    lines.append(f"{indent}    {name} = d_{name}")
+                if inner.type is not Type.STRUCT:
+                    leaves.append(name)
+                    continue
+                namespace[f"s_{name}"] = inner
+                lines.append(f"{indent}if {name} is not None:")
+                lines.append(f"{indent}    if {name}.schema is not s_{name}:")
+                lines.append(f"{indent}        return slow(schema, v)")
+                nested = unpack(inner, f"{name}.values()", indent + "    ")
+                if nested:
+                    lines.append(f"{indent}else:")
+                    lines.append(f"{indent}    {' = '.join(nested)} = None")
+                leaves.extend(nested)
+            return leaves
+
+        leaves = unpack(schema, "v", "    ")
+        lines.append(f"    return [{', '.join(leaves)}]")
+        source = "\n".join(lines) + "\n"
+        exec(compile(source, "<faust_connect.transforms generated flatten>", "exec"), namespace)
+        flatten: Flattener = namespace["flatten"]
+        return self._flat_schema(schema), flatten
 
     def _flatten_map(self, value: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
         for key, item in value.items():

@@ -46,3 +46,12 @@ def test_a_sink_connector_gets_tasks_max_tasks_by_default() -> None:
     assert len(FileStreamSinkConnector(config).task_configs(3)) == 3
     source = {"name": "f", "connector.class": "FileStreamSource", "topic": "t", "file": "/tmp/x"}
     assert len(FileStreamSourceConnector(source).task_configs(3)) == 1  # one file, one reader
+
+
+def test_with_part_replaces_the_key_or_the_value_and_its_schema() -> None:
+    record = SinkRecord(topic="t", key="k", value=1, value_schema=INT32, offset=5)
+    value = record.with_part("value", None, {"a": 1})
+    key = record.with_part("key", INT32, 7)
+    assert value == dataclasses.replace(record, value_schema=None, value={"a": 1})
+    assert key == dataclasses.replace(record, key_schema=INT32, key=7)
+    assert record.value == 1 and record.key == "k"  # the original is unchanged

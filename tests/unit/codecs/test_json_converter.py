@@ -362,3 +362,31 @@ def test_round_trip_schemaless(value: Any) -> None:
     assert c.to_connect("t", data) == (None, value)
     enveloped = conv()
     assert enveloped.to_connect("t", enveloped.from_connect("t", None, value)) == (None, value)
+
+
+def test_to_connect_many_reads_a_batch_as_to_connect_does_each() -> None:
+    schema = struct_schema([("id", INT32), ("name", OPTIONAL_STRING)])
+    writer = JsonConverter()
+    good = [writer.from_connect("t", schema, Struct(schema, id=i, name=f"n{i}")) for i in range(3)]
+    other = writer.from_connect("t", STRING, "s")
+    assert all(d is not None for d in good) and other is not None
+    datas: list[bytes | None] = [
+        good[0],
+        None,
+        good[1],
+        other,
+        good[2],
+        b'{"schema":null,"payload":5}',
+    ]
+    assert JsonConverter().to_connect_many("t", datas) == [
+        JsonConverter().to_connect("t", d) for d in datas
+    ]
+    # a payload that does not fit the cached schema is reported as to_connect reports it
+    bad = good[0][: good[0].index(b'"payload":')] + b'"payload":{"id":"x","name":null}}'
+    with pytest.raises(CodecError) as many:
+        JsonConverter().to_connect_many("t", [good[0], bad])
+    with pytest.raises(CodecError) as one:
+        reader = JsonConverter()
+        reader.to_connect("t", good[0])
+        reader.to_connect("t", bad)
+    assert str(many.value) == str(one.value)

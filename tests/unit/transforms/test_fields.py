@@ -265,3 +265,13 @@ def test_value_to_key_failures(record: SourceRecord) -> None:
     t = ValueToKey(fields=("missing",)) if record.value_schema else ValueToKey(fields=("id",))
     with pytest.raises(TransformError, match="ValueToKey"):
         t.apply(record)
+
+
+def test_insert_timestamp_of_each_record_in_a_row() -> None:
+    t = InsertField(timestamp_field="ts")
+    stamps = [1_700_000_000_000, 1_700_000_000_000, 1_700_000_000_001, 0]
+    outs = [t.apply(sink(user(), schema=USER, timestamp=ts)) for ts in stamps]
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    assert [o.value.get("ts") for o in outs if o is not None] == [
+        epoch + dt.timedelta(milliseconds=ts) for ts in stamps
+    ]

@@ -216,3 +216,42 @@ def test_set_schema_metadata_needs_schema_and_a_setting() -> None:
     with pytest.raises(ConfigError) as info:
         SetSchemaMetadata.from_config({}, prefix="transforms.s.")
     assert [i.key for i in info.value.issues] == ["transforms.s.schema.version"]
+
+
+def test_flatten_generated_path_matches_the_schema_walk() -> None:
+    deep = struct_schema([("z", Schema("int32", default=7)), ("w", OPTIONAL_STRING)], optional=True)
+    inner = struct_schema([("a", INT32), ("deep", deep), ("b", OPTIONAL_STRING)], optional=True)
+    empty = struct_schema([], optional=True)
+    top = struct_schema(
+        [("id", INT32), ("n", inner), ("s", Schema("string", default="d")), ("e", empty)]
+    )
+    equal_inner = struct_schema(
+        [("a", INT32), ("deep", deep), ("b", OPTIONAL_STRING)], optional=True
+    )
+    flatten = Flatten(delimiter="_")
+    rows = [
+        [1, Struct.trusted(inner, [2, Struct.trusted(deep, [None, "w"]), None]), None, None],
+        [1, None, "x", Struct.trusted(empty, [])],
+        [1, Struct.trusted(inner, [2, None, "b"]), None, None],
+        [1, Struct.trusted(equal_inner, [2, None, "b"]), None, None],  # another schema object
+    ]
+    expected = [
+        [1, 2, 7, "w", None, "d"],
+        [1, None, None, None, None, "x"],
+        [1, 2, None, None, "b", "d"],
+        [1, 2, None, None, "b", "d"],
+    ]
+    for row, want in zip(rows, expected, strict=True):
+        record = src(Struct.trusted(top, row), schema=top)
+        out = flatten.apply(record)
+        assert out is not None
+        assert [f.name for f in out.value_schema.fields] == [
+            "id",
+            "n_a",
+            "n_deep_z",
+            "n_deep_w",
+            "n_b",
+            "s",
+        ]
+        assert list(out.value.values()) == want
+        assert flatten._slow(top, row) == want
