@@ -466,9 +466,9 @@ class Struct:
     @classmethod
     def trusted(cls, schema: Schema, values: Sequence[Any]) -> Struct:
         """Build from values in field order that the caller has already validated (hot paths)."""
-        struct = cls.__new__(cls)
-        object.__setattr__(struct, "schema", schema)
-        object.__setattr__(struct, "_values", tuple(values))
+        struct = _new(cls)
+        _set_schema(struct, schema)  # the slots' own setters: cheaper than object.__setattr__
+        _set_values(struct, tuple(values))
         return struct
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -511,6 +511,11 @@ class Struct:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.items())
         return f"Struct{{{inner}}}"
+
+
+_new = object.__new__
+_set_schema = getattr(Struct, "schema").__set__  # noqa: B009 - the slot descriptor itself
+_set_values = getattr(Struct, "_values").__set__  # noqa: B009 - the slot descriptor itself
 
 
 def _plain(value: Any) -> Any:

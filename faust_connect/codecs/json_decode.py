@@ -46,6 +46,10 @@ class JsonDecoder:
 
     def decoder(self, schema: Schema) -> Decode:
         """The decoder of ``schema`` values: parsed JSON (maybe None) → Connect value."""
+        if schema.type is Type.STRUCT:  # null handling inside the generated code
+            if schema.default is not None and self.replace_null_with_default:
+                return self._struct_decoder(schema, "default")
+            return self._struct_decoder(schema, "optional" if schema.optional else "required")
         inner = self._decoder(schema)
         if schema.default is not None and self.replace_null_with_default:
             default = schema.default
@@ -146,17 +150,31 @@ class JsonDecoder:
 
         return pairs_map
 
-    def _struct_decoder(self, schema: Schema) -> Decode:
+    def _struct_decoder(self, schema: Schema, null: str = "") -> Decode:
         # Generated code: an inline type check per field; the field's full decoder runs only
-        # when that check fails (null, a default, a conversion or an error).
+        # when that check fails (null, a default, a conversion or an error). ``null`` says what
+        # a null becomes: the schema's "default", None ("optional"), an error ("required"),
+        # or (empty) no special case. The Struct is built through its slots (as
+        # Struct.trusted does, one call less).
         namespace: dict[str, Any] = {
             "schema": schema,
-            "trusted": Struct.trusted,
+            "default": schema.default,
+            "new": object.__new__,
+            "Struct": Struct,
+            "set_schema": getattr(Struct, "schema").__set__,  # noqa: B009 - the slot itself
+            "set_values": getattr(Struct, "_values").__set__,  # noqa: B009 - the slot itself
             "bad": _bad_struct,
+            "null": _null_struct,
         }
+        on_null = {
+            "default": ["        if v is None:", "            return default"],
+            "optional": ["        if v is None:", "            return None"],
+            "required": ["        if v is None:", "            null()"],
+        }.get(null, [])
         lines = [
             "def decode(v):",
             "    if type(v) is not dict:",
+            *on_null,
             "        bad(v)",
             "    get = v.get",
         ]
@@ -171,7 +189,10 @@ class JsonDecoder:
                 lines.append(f"    if not ({check}):")
                 lines.append(f"        x{i} = d{i}(x{i})")
         unpack = "".join(f"x{i}, " for i in range(len(schema.fields)))
-        lines.append(f"    return trusted(schema, ({unpack}))")
+        lines.append("    o = new(Struct)")
+        lines.append("    set_schema(o, schema)")
+        lines.append(f"    set_values(o, ({unpack}))")
+        lines.append("    return o")
         return compile_function("\n".join(lines) + "\n", namespace, "decode")
 
 
@@ -185,6 +206,10 @@ _FAST_CHECKS = {
     Type.BOOLEAN: "type({x}) is bool",
     Type.STRING: "type({x}) is str",
 }
+
+
+def _null_struct() -> None:
+    raise ValueJsonError("Invalid null value for required STRUCT field")
 
 
 def _bad_struct(value: Any) -> None:
