@@ -41,7 +41,7 @@ __all__ = ["SinkRunner", "sink_group"]
 #: How often the partitions of the topics are looked up again (new topics, more partitions).
 REFRESH_SECONDS = 2.0
 #: Batches converted ahead of the one being written.
-CHANNEL_SIZE = 2
+CHANNEL_SIZE = 1
 _TIMESTAMP_TYPES: tuple[TimestampType, TimestampType] = ("CreateTime", "LogAppendTime")
 
 Messages = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]

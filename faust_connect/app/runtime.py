@@ -86,6 +86,10 @@ class Runtime:
         options: dict[str, Any] = {}
         if kind == "producer":
             options.update(acks="all", linger_ms=5, max_batch_size=256 * 1024)
+        elif kind == "consumer":
+            # Kafka's max.poll.records default (Kafka Connect's sink consumers use it): a sink
+            # batch is at most this many records, whatever one fetch brought.
+            options.update(max_poll_records=500)
         raw = {**self.settings.prefixed(f"{kind}."), **_prefixed(config, f"{kind}.override.")}
         for key, value in raw.items():
             options[key.replace(".", "_")] = _number(value)
