@@ -40,7 +40,7 @@ class ExplodingSink(SinkConnector):
 
 
 class CountingSourceTask(SourceTask):
-    """Counts from the stored offset; raises at ``fail.at`` if set."""
+    """Counts from the stored offset (keys too if ``keyed``); raises at ``fail.at`` if set."""
 
     async def start(self) -> None:
         stored = self.context.offset({"counter": self.config["name"]})
@@ -49,6 +49,7 @@ class CountingSourceTask(SourceTask):
         self.fail_at = int(self.config.get("fail.at", "-1"))
         self.delay = int(self.config.get("poll.delay.ms", "0")) / 1000
         self.batch = int(self.config.get("batch.size", "50"))
+        self.keyed = self.config.get("keyed") == "true"
 
     async def poll(self) -> Sequence[SourceRecord]:
         if self.n == self.fail_at:
@@ -62,6 +63,8 @@ class CountingSourceTask(SourceTask):
         return [
             SourceRecord(
                 topic=self.config["topic"],
+                key=str(i) if self.keyed else None,
+                key_schema=STRING if self.keyed else None,
                 value=str(i),
                 value_schema=STRING,
                 source_partition={"counter": self.config["name"]},

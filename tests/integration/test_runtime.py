@@ -7,9 +7,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import murmur2
 
 from tests.conftest import Broker
-from tests.kafka import produce
+from tests.kafka import consume, produce
 from tests.rest import Rest
 from tests.workers import Worker, WorkerFactory, wait_until
 
@@ -218,3 +220,41 @@ def test_restart_of_a_failed_task_runs_it_again(
         ),
         what="the offset of every acknowledged record",
     )
+
+
+async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+def test_a_source_partitions_keyed_records_as_kafka_does(
+    broker: Broker, workers: WorkerFactory
+) -> None:
+    topic = f"keyed-{_uid()}"
+    asyncio.run(_create_topic(broker.bootstrap, topic, 3))
+    worker = _start(workers, broker)
+    worker.rest.create(
+        f"keyed-{_uid()}",
+        {
+            "connector.class": "CountingSource",
+            "topic": topic,
+            "count": "600",
+            "batch.size": "200",
+            "keyed": "true",
+            **STRINGS,
+        },
+    )
+    records = asyncio.run(consume(broker.bootstrap, topic, 600))
+    assert sorted(int(r.value or b"") for r in records) == list(range(600))
+    # Kafka's default partitioner: murmur2 of the key bytes; each partition in send order
+    for r in records:
+        assert r.key is not None
+        assert r.partition == (murmur2(r.key) & 0x7FFFFFFF) % 3
+    assert {r.partition for r in records} == {0, 1, 2}
+    for partition in range(3):
+        values = [int(r.value or b"") for r in records if r.partition == partition]
+        assert values == sorted(values)
