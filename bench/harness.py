@@ -117,8 +117,10 @@ async def _watch(bootstrap: str, topic: str, n: int, timeout: float, by_fetch: b
     first = 0.0
     deadline = time.monotonic() + timeout
     try:
-        while not (parts := consumer.partitions_for_topic(topic)):
-            await consumer.force_metadata_update()
+        # the consumer has no public metadata refresh: ask its client for the cluster's topics
+        while not (
+            parts := (await consumer._client.fetch_all_metadata()).partitions_for_topic(topic)
+        ):
             await asyncio.sleep(0.05)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topic {topic} never appeared")
