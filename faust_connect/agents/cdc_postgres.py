@@ -22,14 +22,18 @@ lists select. Each row change becomes a Debezium change event (see
   it carry the new columns.
 
 The server must run with ``wal_level=logical``; the task refuses to start otherwise.
+
+This module holds the connector (its config and validation), the task, and the
+:class:`Reader` that decides on a snapshot and runs the streaming loop in the reader thread;
+the server side outside the stream (publication, slot, the snapshot read, catalog lookups) is
+:mod:`faust_connect.agents.pg_replication`'s, and message decoding and type mapping
+:mod:`faust_connect.agents.pgoutput`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import select
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,7 +44,6 @@ from pydantic import Field
 from faust_connect.agents.debezium import (
     POSTGRES_SOURCE,
     CdcConfig,
-    Filters,
     Heartbeat,
     ThreadedReader,
     change_records,
@@ -49,6 +52,7 @@ from faust_connect.agents.debezium import (
     source_struct,
     wait_stopped,
 )
+from faust_connect.agents.pg_replication import BATCH, SLOT_BUSY_SECONDS, PgServer
 from faust_connect.agents.pgoutput import (
     Begin,
     CapturedTable,
@@ -56,10 +60,7 @@ from faust_connect.agents.pgoutput import (
     Commit,
     Relation,
     Truncate,
-    captured_table,
     decode,
-    format_lsn,
-    parse_lsn,
 )
 from faust_connect.config import CommaList, parse_config
 from faust_connect.connector import SourceConnector, SourceTask, own_keys
@@ -70,15 +71,8 @@ from faust_connect.records import SourceRecord
 __all__ = ["PostgresCdcTask", "PostgresConnector"]
 
 SnapshotMode = Literal["initial", "never", "no_data", "initial_only", "always", "when_needed"]
-#: The session settings under which values are read as text (the same as PostgreSQL's own
-#: logical replication subscriber uses), for the stream and the snapshot alike.
-SESSION_OPTIONS = "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3"
-#: How long to retry a slot that another (dying) connection still holds.
-SLOT_BUSY_SECONDS = 60.0
 #: Keepalive feedback to the server at least this often (its wal_sender_timeout is 60 s).
 FEEDBACK_SECONDS = 10.0
-#: Records handed from the reader thread to the task at a time, at most.
-BATCH = 1000
 #: Events per transaction above any real count: the position "after the whole transaction".
 WHOLE = 1 << 62
 
@@ -187,18 +181,6 @@ class PostgresCdcTask(SourceTask):
 PostgresConnector.task_class = PostgresCdcTask
 
 
-def _psycopg2() -> Any:
-    try:
-        import psycopg2
-        import psycopg2.errors
-        import psycopg2.extras
-    except ImportError as error:  # pragma: no cover - the extra is part of the dev install
-        raise ConnectError(
-            "the PostgreSQL CDC source needs psycopg2: pip install 'faust-connect[cdc]'"
-        ) from error
-    return psycopg2
-
-
 def resume_position(offset: Mapping[str, Any] | None) -> tuple[int, int]:
     """(commit LSN, event number) of the last change a stored offset covers; (0, 0) for none."""
     if not offset or "lsn_commit" not in offset:
@@ -218,7 +200,7 @@ def confirmable_lsn(offset: Mapping[str, Any]) -> int:
 
 
 class Reader:
-    """The blocking side: checks the server, snapshots, streams (in the reader thread)."""
+    """The blocking side (in the reader thread): decides on a snapshot, then streams."""
 
     def __init__(
         self,
@@ -231,53 +213,19 @@ class Reader:
         self.partition = dict(partition)
         self.stored = dict(stored) if stored else None
         self.logger = logger
-        self.pg = _psycopg2()
-        self.filters = Filters(config)
-        self._schemas_in = [re.compile(p, re.I) for p in config.schema_include_list]
-        self._schemas_out = [re.compile(p, re.I) for p in config.schema_exclude_list]
+        #: Connections, publication, slot, snapshot and catalog.
+        self.server = PgServer(config, logger)
+        self.pg = self.server.pg
         self.skipped = set(config.skipped_operations) - {"none"}
         #: What has been handed on: (commit LSN, event number); changes at or below are skipped.
         self.emitted = resume_position(self.stored)
         self._confirm = 0  # set by the event loop (offsets_stored), sent by the reader thread
         self._confirmed = 0
         self.snapshot_needed = False
-        self.snapshot_name: str | None = None
-        self.consistent_lsn = 0
+        #: The replication connection (the slot is created and streamed on it).
         self.repl: Any = None
-        self.meta: Any = None
         self.tables: dict[int, CapturedTable | None] = {}
         self.last_commit: int | None = None
-
-    # connections
-
-    def _connect(self, *, replication: bool = False) -> Any:
-        c = self.c
-        kwargs: dict[str, Any] = {
-            "host": c.database_hostname,
-            "port": c.database_port,
-            "user": c.database_user,
-            "password": c.database_password.get_secret_value() or None,
-            "dbname": c.database_dbname,
-            "options": SESSION_OPTIONS + " -c TimeZone=UTC",
-            "application_name": f"faust-connect-cdc-{c.topic_prefix}",
-        }
-        if replication:
-            kwargs["connection_factory"] = self.pg.extras.LogicalReplicationConnection
-        try:
-            conn = self.pg.connect(**kwargs)
-        except self.pg.OperationalError as error:
-            raise ConnectError(
-                f"cannot connect to PostgreSQL at {c.database_hostname}:{c.database_port}: "
-                f"{str(error).strip()}"
-            ) from None
-        if not replication:
-            conn.autocommit = True
-        return conn
-
-    def _query(self, sql: str, args: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        with self.meta.cursor() as cursor:
-            cursor.execute(sql, args)
-            return list(cursor.fetchall()) if cursor.description else []
 
     # start: checks and decisions
 
@@ -291,16 +239,10 @@ class Reader:
 
     def _prepare(self) -> None:
         c = self.c
-        self.meta = self._connect()
-        ((wal_level,),) = self._query("SHOW wal_level")
-        if wal_level != "logical":
-            raise ConnectError(
-                f"PostgreSQL runs with wal_level={wal_level}; change data capture needs "
-                "wal_level=logical: set it (ALTER SYSTEM SET wal_level = logical) and restart "
-                "the server"
-            )
-        self._ensure_publication()
-        slot = self._slot()
+        server = self.server
+        server.open()
+        server.ensure_publication()
+        slot = server.slot()
         if slot is not None and slot[0] != "pgoutput":
             raise ConnectError(
                 f"replication slot {c.slot_name!r} uses plugin {slot[0]!r}, not pgoutput: "
@@ -333,98 +275,18 @@ class Reader:
             )
         if self.snapshot_needed and slot is not None and not streamed:
             # Nothing was ever streamed from this slot: a new one gives an exact snapshot.
-            self._drop_slot()
+            server.drop_slot()
             slot = None
         if slot is None:
-            self._create_slot(export=self.snapshot_needed)
-
-    def _ensure_publication(self) -> None:
-        c = self.c
-        exists = self._query(
-            "SELECT 1 FROM pg_publication WHERE pubname = %s", (c.publication_name,)
-        )
-        name = _ident(c.publication_name)
-        mode = c.publication_autocreate_mode
-        if mode == "disabled":
-            if not exists:
-                raise ConnectError(
-                    f"publication {c.publication_name!r} does not exist and "
-                    "publication.autocreate.mode=disabled: create it (CREATE PUBLICATION "
-                    f"{name} FOR ALL TABLES) or set publication.autocreate.mode"
-                )
-            return
-        try:
-            if mode == "all_tables":
-                if not exists:
-                    self._query(f"CREATE PUBLICATION {name} FOR ALL TABLES")
-                return
-            tables = [
-                f"{_ident(s)}.{_ident(t)}"
-                for s, t in self._query(
-                    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
-                    "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname "
-                    "NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
-                    "ORDER BY 1, 2"
-                )
-                if self._captures(s, t)
-            ]
-            listed = " FOR TABLE " + ", ".join(tables) if tables else ""
-            if not exists:
-                self._query(f"CREATE PUBLICATION {name}{listed}")
-            elif tables:
-                self._query(f"ALTER PUBLICATION {name} SET TABLE {', '.join(tables)}")
-        except self.pg.Error as error:
-            raise ConnectError(
-                f"cannot create or update publication {c.publication_name!r}: "
-                f"{str(error).strip()} (the user needs to own the tables, or be a superuser "
-                "for FOR ALL TABLES)"
-            ) from None
-
-    def _captures(self, schema: str, table: str) -> bool:
-        if self._schemas_in and not any(p.fullmatch(schema) for p in self._schemas_in):
-            return False
-        if any(p.fullmatch(schema) for p in self._schemas_out):
-            return False
-        return self.filters.table(schema, table)
-
-    def _slot(self) -> tuple[str, str] | None:
-        rows = self._query(
-            "SELECT plugin, database FROM pg_replication_slots WHERE slot_name = %s",
-            (self.c.slot_name,),
-        )
-        return (rows[0][0], rows[0][1]) if rows else None
-
-    def _create_slot(self, *, export: bool) -> None:
-        self.repl = self._connect(replication=True)
-        cursor = self.repl.cursor()
-        how = "EXPORT_SNAPSHOT" if export else "NOEXPORT_SNAPSHOT"
-        cursor.execute(f"CREATE_REPLICATION_SLOT {_ident(self.c.slot_name)} LOGICAL pgoutput {how}")
-        _name, lsn, snapshot, _plugin = cursor.fetchone()
-        self.consistent_lsn = parse_lsn(lsn)
-        self.snapshot_name = snapshot if export else None
-        self.logger.info("created replication slot %s at %s", self.c.slot_name, lsn)
-
-    def _drop_slot(self) -> None:
-        deadline = time.monotonic() + SLOT_BUSY_SECONDS
-        while True:
-            try:
-                self._query(
-                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE slot_name = %s",
-                    (self.c.slot_name,),
-                )
-                return
-            except self.pg.errors.ObjectInUse:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+            self.repl = server.connect(replication=True)
+            server.create_slot(self.repl, export=self.snapshot_needed)
 
     # the reader thread
 
     def run(self, emit: Callable[[list[SourceRecord]], None], stopped: Callable[[], bool]) -> None:
         """Snapshot if needed, then stream until ``stopped()`` (the ThreadedReader's loop)."""
         if self.snapshot_needed:
-            self._snapshot(emit, stopped)
+            self.server.snapshot(self.partition, emit, stopped)
         if self.c.snapshot_mode == "initial_only":
             wait_stopped(stopped)
             return
@@ -445,8 +307,8 @@ class Reader:
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 try:
-                    self.meta.close()
-                    self.meta = self._connect()
+                    self.server.meta.close()
+                    self.server.meta = self.server.connect()
                 except ConnectError as again:
                     self.logger.warning("%s", again)
 
@@ -456,149 +318,6 @@ class Reader:
         if lsn > self._confirm:
             self._confirm = lsn
 
-    # snapshot
-
-    def _snapshot(
-        self, emit: Callable[[list[SourceRecord]], None], stopped: Callable[[], bool]
-    ) -> None:
-        c = self.c
-        conn = self._connect()
-        conn.autocommit = False
-        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
-        started_us = time.time_ns() // 1000
-        try:
-            with conn.cursor() as cursor:
-                if self.snapshot_name is not None:
-                    cursor.execute("SET TRANSACTION SNAPSHOT %s", (self.snapshot_name,))
-                    lsn = self.consistent_lsn
-                else:
-                    cursor.execute("SELECT pg_current_wal_lsn()::text")
-                    lsn = parse_lsn(cursor.fetchone()[0])
-                cursor.execute("SELECT txid_current()")
-                xid = cursor.fetchone()[0]
-                cursor.execute(
-                    "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s "
-                    "ORDER BY 1, 2",
-                    (c.publication_name,),
-                )
-                tables = [(s, t) for s, t in cursor.fetchall() if self._captures(s, t)]
-            self.logger.info("snapshot of %d tables at LSN %s", len(tables), format_lsn(lsn))
-            pending: tuple[CapturedTable, list[Any]] | None = None
-            batch: list[SourceRecord] = []
-            first = True
-            source_base = {
-                **source_fields(
-                    "postgresql", c.topic_prefix, c.database_dbname, ts_us=started_us, snapshot=""
-                ),
-                "txId": xid,
-                "lsn": lsn,
-                "sequence": json.dumps([None, str(lsn)], separators=(",", ":")),
-            }
-            offset_base = {"lsn": lsn, "txId": xid, "ts_usec": started_us, "snapshot": True}
-
-            def flush(last: bool) -> None:
-                nonlocal pending, first
-                if pending is None:
-                    return
-                table, row = pending
-                marker = "last" if last else ("first" if first else "true")
-                first = False
-                source = {
-                    **source_base,
-                    "snapshot": marker,
-                    "schema": table.schema_name,
-                    "table": table.name,
-                }
-                offset = {**offset_base, "last_snapshot_record": last}
-                batch.extend(
-                    change_records(
-                        table.events,
-                        "r",
-                        None,
-                        row,
-                        source,
-                        partition=self.partition,
-                        offset=offset,
-                    )
-                )
-                if len(batch) >= BATCH or last:
-                    emit(batch.copy())
-                    batch.clear()
-                pending = None
-
-            for schema_name, name in tables:
-                table = self._table_for_snapshot(conn, schema_name, name)
-                columns = ", ".join(f"{_ident(n)}::text" for n in table.names)
-                with conn.cursor(name="faust_connect_snapshot") as cursor:
-                    cursor.itersize = 5000
-                    cursor.execute(f"SELECT {columns} FROM {_ident(schema_name)}.{_ident(name)}")
-                    for values in cursor:
-                        if stopped():
-                            return
-                        flush(False)
-                        pending = (table, table.values(values))
-            flush(True)
-            conn.commit()
-        finally:
-            conn.close()
-
-    def _table_for_snapshot(self, conn: Any, schema_name: str, name: str) -> CapturedTable:
-        with conn.cursor() as cursor:
-            cursor.execute(
-                "SELECT %s::regclass::oid",
-                (f"{_ident(schema_name)}.{_ident(name)}",),
-            )
-            (oid,) = cursor.fetchone()
-            cursor.execute(
-                "SELECT attname, atttypid, atttypmod FROM pg_attribute WHERE attrelid = %s "
-                "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
-                (oid,),
-            )
-            columns = [(n, int(t), int(m)) for n, t, m in cursor.fetchall()]
-        not_null, key = self._catalog(oid, conn)
-        return self._build(schema_name, name, columns, not_null, key)
-
-    def _catalog(self, oid: int, conn: Any = None) -> tuple[set[str], list[str]]:
-        """NOT NULL columns and the primary key of a table."""
-        conn = conn if conn is not None else self.meta
-        with conn.cursor() as cursor:
-            cursor.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
-                "AND NOT attisdropped AND attnotnull",
-                (oid,),
-            )
-            not_null = {r[0] for r in cursor.fetchall()}
-            cursor.execute(
-                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-                "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s AND i.indisprimary "
-                "ORDER BY array_position(i.indkey::int2[], a.attnum)",
-                (oid,),
-            )
-            key = [r[0] for r in cursor.fetchall()]
-        return not_null, key
-
-    def _build(
-        self,
-        schema_name: str,
-        name: str,
-        columns: Sequence[tuple[str, int, int]],
-        not_null: set[str],
-        key: Sequence[str],
-    ) -> CapturedTable:
-        names = {n for n, _, _ in columns}
-        key = [k for k in key if k in names]
-        topic = f"{self.c.topic_prefix}.{schema_name}.{name}"
-        return captured_table(
-            topic,
-            schema_name,
-            name,
-            columns,
-            not_null,
-            key,
-            keep=lambda column: self.filters.column(schema_name, name, column),
-            decimals=self.c.decimal_handling_mode,
-        )
-
     # streaming
 
     def _stream(
@@ -606,7 +325,7 @@ class Reader:
     ) -> None:
         c = self.c
         if self.repl is None:
-            self.repl = self._connect(replication=True)
+            self.repl = self.server.connect(replication=True)
         cursor = self.repl.cursor()
         options = {"proto_version": "1", "publication_names": c.publication_name}
         deadline = time.monotonic() + SLOT_BUSY_SECONDS
@@ -622,7 +341,7 @@ class Reader:
                     raise
                 self.repl.close()
                 time.sleep(0.5)
-                self.repl = self._connect(replication=True)
+                self.repl = self.server.connect(replication=True)
                 cursor = self.repl.cursor()
         self.tables.clear()
         self._confirmed = 0
@@ -660,14 +379,6 @@ class Reader:
             # the next stream skips them.
             stream.send()
 
-    def table(self, relation: Relation) -> CapturedTable | None:
-        """A Relation message's table, or None when it is not captured."""
-        if not self._captures(relation.schema, relation.name):
-            return None
-        not_null, key = self._catalog(relation.id)
-        columns = [(col.name, col.type_oid, col.typmod) for col in relation.columns]
-        return self._build(relation.schema, relation.name, columns, not_null, key)
-
     def _close_repl(self) -> None:
         if self.repl is not None:
             try:
@@ -679,14 +390,9 @@ class Reader:
     def close(self) -> None:
         """Close the connections; drop the slot when ``slot.drop.on.stop`` says so."""
         self._close_repl()
-        if self.meta is None:
-            return
-        try:
-            if self.c.slot_drop_on_stop and self.c.snapshot_mode != "initial_only":
-                self._drop_slot()
-        finally:
-            self.meta.close()
-            self.meta = None
+        self.server.close(
+            drop_slot=self.c.slot_drop_on_stop and self.c.snapshot_mode != "initial_only"
+        )
 
 
 class _Stream:
@@ -765,7 +471,7 @@ class _Stream:
             reader.last_commit = message.commit_lsn
             self.txn = None
         elif isinstance(message, Relation):
-            reader.tables[message.id] = reader.table(message)
+            reader.tables[message.id] = reader.server.table(message)
         elif isinstance(message, Truncate):
             self._truncate(message, lsn)
 
@@ -841,8 +547,3 @@ def _sequence(last_commit: int | None, lsn: int) -> str:
     """Debezium's ``source.sequence``: ``["<last commit LSN>","<LSN>"]`` as JSON text."""
     last = "null" if last_commit is None else f'"{last_commit}"'
     return f'[{last},"{lsn}"]'
-
-
-def _ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
