@@ -5,7 +5,10 @@ the Kafka offsets (committed by the runtime only after ``put`` and ``flush``) ne
 the database. Records go in order, as runs of the same table, statement and columns, each run
 one ``executemany`` of at most ``batch.size`` rows: ``insert``, the dialect's native upsert
 (PostgreSQL and SQLite ``ON CONFLICT … DO UPDATE``, MySQL/MariaDB ``ON DUPLICATE KEY UPDATE``),
-``update``, or, for a tombstone with ``delete.enabled``, ``delete``.
+``update``, or, for a tombstone with ``delete.enabled``, ``delete``. Fields of Debezium's semantic
+types (its dates, times and timestamps, ``io.debezium.data.Json``/``Uuid``) get the columns and
+values of their SQL types (``sql_common.NAMED``), so a CDC topic flattened by
+ExtractNewRecordState can be replicated as is.
 
 When the batch fails on its data, it is written again row by row, each row in a SAVEPOINT: a row
 the database refuses (a string too long for its column, a NULL in a NOT NULL column) goes to the
@@ -33,6 +36,7 @@ from faust_connect.agents.sql_common import (
     schema_of,
     sql_type,
     to_sqlalchemy_url,
+    value_writer,
 )
 from faust_connect.config import CommaList, Password, PluginConfig, parse_config
 from faust_connect.connector import SinkConnector, SinkTask, own_keys
@@ -285,15 +289,22 @@ class JdbcSinkTask(SinkTask):
     def _params(self, run: _Run, row: Mapping[str, Any]) -> dict[str, Any]:
         table = self.tables.get(run.table)
         out: dict[str, Any] = {}
-        for name, _ in run.columns:
+        for name, schema in run.columns:
             value = row.get(name)
+            if isinstance(value, (Struct, Mapping, list)):
+                raise DataError(f"field {name!r}: a {type(value).__name__} has no SQL column")
+            write = value_writer(schema)
+            if write is not None:  # e.g. Debezium's semantic types, carried as numbers or text
+                column = table.c.get(name) if table is not None else None
+                try:
+                    value = write(value, None if column is None else column.type)
+                except (ValueError, TypeError, OverflowError) as error:
+                    raise DataError(f"field {name!r} ({schema.name}): {error}") from None
             if isinstance(value, dt.datetime) and value.tzinfo is not None:
                 column = table.c.get(name) if table is not None else None
                 aware = column is not None and getattr(column.type, "timezone", False)
                 if not aware:
                     value = value.astimezone(dt.UTC).replace(tzinfo=None)
-            elif isinstance(value, (Struct, Mapping, list)):
-                raise DataError(f"field {name!r}: a {type(value).__name__} has no SQL column")
             out[("k_" if run.op in ("update", "delete") else "") + name] = value
         return out
 

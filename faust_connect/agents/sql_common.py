@@ -5,14 +5,18 @@ one of the JDBC forms ``jdbc:postgresql://host:port/db``, ``jdbc:mysql://…``, 
 and ``jdbc:sqlite:path``, translated. PostgreSQL runs on psycopg 3, MySQL and MariaDB on PyMySQL
 (the ``sql`` extra installs them). Columns map to Connect schemas as in Confluent's connector
 with ``numeric.mapping=none``: integers by width, NUMERIC(p,s) to Decimal, DATE/TIME/TIMESTAMP
-to the logical types, a nullable column to an optional schema.
+to the logical types, a nullable column to an optional schema. The other way, named schemas
+(Connect's logical types and Debezium's semantic types) get their column types and bound values
+from one table, ``NAMED``, as in Debezium's JDBC sink.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import urllib.parse
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,11 +26,15 @@ import orjson
 try:
     import sqlalchemy as sa
     from sqlalchemy import event, exc
+    from sqlalchemy.dialects.mysql import DATETIME as MYSQL_DATETIME
+    from sqlalchemy.dialects.mysql import TIME as MYSQL_TIME
+    from sqlalchemy.dialects.postgresql import JSONB
 except ImportError as _missing:  # pragma: no cover - depends on the environment
     raise ImportError(
         "the JDBC connectors need SQLAlchemy: pip install 'faust-connect[sql]'"
     ) from _missing
 
+from faust_connect.agents.debezium import Debezium
 from faust_connect.data import (
     BOOLEAN,
     BYTES,
@@ -46,7 +54,10 @@ from faust_connect.data import (
 )
 
 __all__ = [
+    "NAMED",
+    "Named",
     "ValueReader",
+    "ValueWriter",
     "column_reader",
     "db_message",
     "exc",
@@ -57,6 +68,7 @@ __all__ = [
     "sql_type",
     "to_sqlalchemy_url",
     "value_reader",
+    "value_writer",
 ]
 
 #: SQLAlchemy's default DBAPI per backend is not the one we ship: pick ours.
@@ -272,30 +284,143 @@ def value_reader(value: Any) -> tuple[Schema, ValueReader]:
 # -- Connect → database -----------------------------------------------------------------------
 
 
+#: Turns a field's Connect value into what the driver binds for a column of the given type
+#: (the reflected one; None before the table is known). It gets None values too.
+ValueWriter = Callable[[Any, "sa.types.TypeEngine[Any] | None"], Any]
+#: The column type of a field of ``schema`` on ``dialect`` (``key``: a primary key column).
+ColumnType = Callable[[Schema, str, bool], "sa.types.TypeEngine[Any]"]
+
+_MYSQL = ("mysql", "mariadb")
+_EPOCH = dt.datetime(1970, 1, 1)
+_DAY = dt.timedelta(days=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Named:
+    """How the fields of one named schema go into a database."""
+
+    #: Their column type for ``auto.create``/``auto.evolve``.
+    column: ColumnType
+    #: Their bound values; None when the converter already gives the Python value.
+    write: ValueWriter | None = None
+
+
+def _decimal_column(schema: Schema, dialect: str, key: bool) -> sa.types.TypeEngine[Any]:
+    # The widest precision each allows, so that only the scale is fixed (and read back).
+    scale = int(schema.parameters.get(Logical.SCALE, "0"))
+    return sa.Numeric({"postgresql": 1000, "sqlite": 38}.get(dialect, 65), scale)
+
+
+def _date_column(schema: Schema, dialect: str, key: bool) -> sa.types.TypeEngine[Any]:
+    return sa.Date()
+
+
+def _time_column(fsp: int | None) -> ColumnType:
+    """TIME; with ``fsp`` fractional digits on MySQL/MariaDB (whose default is none)."""
+
+    def column(schema: Schema, dialect: str, key: bool) -> sa.types.TypeEngine[Any]:
+        return MYSQL_TIME(fsp=fsp) if fsp is not None and dialect in _MYSQL else sa.Time()
+
+    return column
+
+
+def _timestamp_column(fsp: int, *, zoned: bool = False) -> ColumnType:
+    """TIMESTAMP (WITH TIME ZONE if ``zoned``); DATETIME(fsp) in UTC on MySQL/MariaDB."""
+
+    def column(schema: Schema, dialect: str, key: bool) -> sa.types.TypeEngine[Any]:
+        return MYSQL_DATETIME(fsp=fsp) if dialect in _MYSQL else sa.DateTime(timezone=zoned)
+
+    return column
+
+
+def _json_column(schema: Schema, dialect: str, key: bool) -> sa.types.TypeEngine[Any]:
+    if dialect == "postgresql":
+        return JSONB()  # unlike JSON, it has equality, so it can also be a key
+    if dialect in _MYSQL:
+        return sa.String(256) if key else sa.JSON()  # MariaDB: LONGTEXT checked by JSON_VALID
+    return sa.Text()
+
+
+def _uuid_column(schema: Schema, dialect: str, key: bool) -> sa.types.TypeEngine[Any]:
+    if dialect == "postgresql":
+        return sa.Uuid()
+    return sa.CHAR(36) if dialect in _MYSQL else sa.Text()
+
+
+def _not_null(convert: Callable[[Any, Any], Any]) -> ValueWriter:
+    def write(value: Any, column: sa.types.TypeEngine[Any] | None) -> Any:
+        return None if value is None else convert(value, column)
+
+    return write
+
+
+def _time_of_day(micros: int, column: sa.types.TypeEngine[Any] | None) -> dt.time | dt.timedelta:
+    delta = dt.timedelta(microseconds=micros)
+    if dt.timedelta(0) <= delta < _DAY:
+        return (dt.datetime.min + delta).time()
+    if isinstance(column, MYSQL_TIME):
+        return delta  # MySQL's TIME is a duration (±838 hours): Debezium's MySQL times may be
+    raise ValueError(f"{micros} µs is not a time of day")
+
+
+def _json_value(value: Any, column: sa.types.TypeEngine[Any] | None) -> Any:
+    if isinstance(column, sa.JSON):  # SQLAlchemy serialises what it binds to a JSON column
+        return sa.null() if value is None else orjson.loads(value)
+    return value
+
+
+def _uuid_value(value: str, column: sa.types.TypeEngine[Any] | None) -> str | uuid.UUID:
+    return uuid.UUID(value) if isinstance(column, sa.Uuid) and column.as_uuid else value
+
+
+def _zoned(value: str, column: Any) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+#: Named schemas by name: Connect's logical types (whose values the converters already turn
+#: into Python objects) and Debezium's semantic types (whose values are numbers and strings).
+#: An aware datetime goes into a column without a time zone in UTC.
+NAMED: Mapping[str, Named] = {
+    Logical.DECIMAL: Named(_decimal_column),
+    Logical.DATE: Named(_date_column),
+    Logical.TIME: Named(_time_column(None)),
+    Logical.TIMESTAMP: Named(_timestamp_column(3)),
+    Debezium.DATE: Named(
+        _date_column, _not_null(lambda days, _: _EPOCH.date() + dt.timedelta(days=days))
+    ),
+    Debezium.TIME: Named(_time_column(3), _not_null(lambda ms, c: _time_of_day(ms * 1000, c))),
+    Debezium.MICRO_TIME: Named(_time_column(6), _not_null(_time_of_day)),
+    Debezium.TIMESTAMP: Named(
+        _timestamp_column(3), _not_null(lambda ms, _: _EPOCH + dt.timedelta(milliseconds=ms))
+    ),
+    Debezium.MICRO_TIMESTAMP: Named(
+        _timestamp_column(6), _not_null(lambda us, _: _EPOCH + dt.timedelta(microseconds=us))
+    ),
+    Debezium.ZONED_TIMESTAMP: Named(_timestamp_column(6, zoned=True), _not_null(_zoned)),
+    Debezium.JSON: Named(_json_column, _json_value),
+    Debezium.UUID: Named(_uuid_column, _not_null(_uuid_value)),
+}
+
+
+def value_writer(schema: Schema) -> ValueWriter | None:
+    """How to bind values of ``schema`` (None: as they are)."""
+    named = NAMED.get(schema.name) if schema.name else None
+    return None if named is None else named.write
+
+
 def sql_type(schema: Schema, dialect: str, *, key: bool = False) -> sa.types.TypeEngine[Any]:
     """The column type ``auto.create``/``auto.evolve`` give a field of ``schema`` on ``dialect``.
 
-    On MySQL/MariaDB a key column cannot be TEXT or BLOB: strings and bytes get VARCHAR(256)
-    and VARBINARY(255) there, as Confluent's MySQL dialect does. A Decimal gets the widest
-    precision the database allows with the schema's scale, so that reading it back gives the
-    same schema.
+    A named schema in ``NAMED`` gets its own. On MySQL/MariaDB a key column cannot be TEXT or
+    BLOB: strings and bytes get VARCHAR(256) and VARBINARY(255) there, as Confluent's MySQL
+    dialect does. A Decimal gets the widest precision the database allows with the schema's
+    scale, so that reading it back gives the same schema.
     """
-    mysql = dialect in ("mysql", "mariadb")
-    name = schema.name
-    if name == Logical.DECIMAL:
-        # The widest precision each allows, so that only the scale is fixed (and read back).
-        scale = int(schema.parameters.get(Logical.SCALE, "0"))
-        return sa.Numeric({"postgresql": 1000, "sqlite": 38}.get(dialect, 65), scale)
-    if name == Logical.DATE:
-        return sa.Date()
-    if name == Logical.TIME:
-        return sa.Time()
-    if name == Logical.TIMESTAMP:
-        if mysql:
-            from sqlalchemy.dialects.mysql import DATETIME
-
-            return DATETIME(fsp=3)
-        return sa.DateTime()
+    mysql = dialect in _MYSQL
+    named = NAMED.get(schema.name) if schema.name else None
+    if named is not None:
+        return named.column(schema, dialect, key)
     kind = schema.type
     simple: Mapping[Type, sa.types.TypeEngine[Any]] = {
         Type.INT8: sa.SmallInteger(),
