@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -34,6 +34,7 @@ from faust_connect.agents.errors import Raw, Stage, ToleranceExceeded
 from faust_connect.agents.runner import TaskRunner
 from faust_connect.codecs import Converter
 from faust_connect.connector import SinkTask
+from faust_connect.data import Schema
 from faust_connect.records import EMPTY_HEADERS, Header, Headers, SinkRecord, TimestampType
 
 __all__ = ["SinkRunner", "sink_group"]
@@ -47,6 +48,8 @@ _TIMESTAMP_TYPES: tuple[TimestampType, TimestampType] = ("CreateTime", "LogAppen
 Messages = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 #: A message that failed conversion: the stage, the converter and the error.
 _Failure = tuple[ConsumerRecord[bytes, bytes], Stage, Converter, Exception]
+#: A converted key or value with its schema.
+_Pair = tuple[Schema | None, Any]
 
 
 @dataclasses.dataclass
@@ -240,15 +243,14 @@ class SinkRunner(TaskRunner):
         for tp, batch in messages.items():
             topic, partition = tp.topic, tp.partition
             positions[tp] = batch[-1].offset + 1
+            converted: Iterable[tuple[ConsumerRecord[bytes, bytes], _Pair, _Pair]]
             try:
                 keys = key_converter.to_connect_many(topic, [m.key for m in batch])
                 values = value_converter.to_connect_many(topic, [m.value for m in batch])
+                converted = zip(batch, keys, values, strict=True)
             except Exception:
-                self._convert_each(topic, partition, batch, records, failures)
-                continue
-            for m, (key_schema, key), (value_schema, value) in zip(
-                batch, keys, values, strict=True
-            ):
+                converted = self._convert_each(topic, batch, failures)
+            for m, (key_schema, key), (value_schema, value) in converted:
                 if m.headers:
                     try:
                         headers = self._headers(topic, m.headers)
@@ -281,47 +283,27 @@ class SinkRunner(TaskRunner):
     def _convert_each(
         self,
         topic: str,
-        partition: int,
         batch: Sequence[ConsumerRecord[bytes, bytes]],
-        records: list[SinkRecord],
         failures: list[_Failure],
-    ) -> None:
-        """Convert one record at a time; a failing record goes to ``failures`` with its stage."""
+    ) -> list[tuple[ConsumerRecord[bytes, bytes], _Pair, _Pair]]:
+        """Convert one record at a time (after a batch failed); a failing record goes to
+        ``failures`` with its stage, the others come back with their key and value."""
         to_key = self.key_converter.to_connect
         to_value = self.value_converter.to_connect
+        out = []
         for m in batch:
             try:
-                key_schema, key = to_key(topic, m.key)
+                key = to_key(topic, m.key)
             except Exception as exc:
                 failures.append((m, "KEY_CONVERTER", self.key_converter, exc))
                 continue
             try:
-                value_schema, value = to_value(topic, m.value)
+                value = to_value(topic, m.value)
             except Exception as exc:
                 failures.append((m, "VALUE_CONVERTER", self.value_converter, exc))
                 continue
-            try:
-                headers = self._headers(topic, m.headers) if m.headers else EMPTY_HEADERS
-            except Exception as exc:
-                failures.append((m, "HEADER_CONVERTER", self.header_converter, exc))
-                continue
-            records.append(
-                SinkRecord.build(
-                    topic=topic,
-                    partition=partition,
-                    offset=m.offset,
-                    key=key,
-                    key_schema=key_schema,
-                    value=value,
-                    value_schema=value_schema,
-                    timestamp=m.timestamp,
-                    timestamp_type=_TIMESTAMP_TYPES[m.timestamp_type],
-                    headers=headers,
-                    original_topic=topic,
-                    original_partition=partition,
-                    original_offset=m.offset,
-                )
-            )
+            out.append((m, key, value))
+        return out
 
     def _update_lag(
         self, consumer: AIOKafkaConsumer, positions: Mapping[TopicPartition, int]
