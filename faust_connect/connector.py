@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from aiokafka.structs import TopicPartition
 
@@ -48,9 +48,11 @@ __all__ = [
     "SourceTaskContext",
     "TopicPartition",
     "connectors",
+    "parse_own",
 ]
 
 ConnectorType = Literal["source", "sink"]
+C = TypeVar("C", bound=PluginConfig)
 
 
 class SourceTaskContext(Protocol):
@@ -148,12 +150,18 @@ class Connector(ABC):
         #: The whole connector config, as given.
         self.raw = dict(config)
         #: The connector's own keys, parsed.
-        self.config: PluginConfig = parse_config(self.Config, own_keys(self.Config, config))
+        self.config: PluginConfig = parse_own(self.Config, config)
 
     @classmethod
     def validate(cls, config: Mapping[str, str]) -> list[ConfigIssue]:
-        """Problems with the connector's own keys (override to check more)."""
-        return config_issues(cls.Config, own_keys(cls.Config, config))
+        """Problems with the connector's own keys, then (when each is valid) :meth:`check`'s."""
+        issues = config_issues(cls.Config, own_keys(cls.Config, config))
+        return issues or cls.check(parse_own(cls.Config, config))
+
+    @classmethod
+    def check(cls, c: Any) -> list[ConfigIssue]:
+        """Rules across keys, given the parsed ``Config`` (override; none by default)."""
+        return []
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         """One config per task, at most ``max_tasks``. By default one task with the full config."""
@@ -178,6 +186,11 @@ class SinkConnector(Connector):
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         """``max_tasks`` copies of the config: the tasks share the topics' partitions."""
         return [dict(self.raw) for _ in range(max_tasks)]
+
+
+def parse_own(model: type[C], config: Mapping[str, Any]) -> C:
+    """``model``'s keys of a whole connector config, parsed (how a task reads its settings)."""
+    return parse_config(model, own_keys(model, config))
 
 
 def own_keys(model: type[PluginConfig], config: Mapping[str, Any]) -> dict[str, Any]:

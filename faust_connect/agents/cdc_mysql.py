@@ -52,8 +52,8 @@ from faust_connect.agents.mysql_types import (
     source_schema,
     value_converter,
 )
-from faust_connect.config import CommaList, parse_config
-from faust_connect.connector import SourceConnector, SourceTask, own_keys
+from faust_connect.config import CommaList
+from faust_connect.connector import SourceConnector, SourceTask, parse_own
 from faust_connect.data import Struct
 from faust_connect.exceptions import ConfigIssue, ConnectError
 from faust_connect.records import SourceRecord
@@ -81,9 +81,7 @@ class MySqlTask(SourceTask):
     """Reads the snapshot and then the binlog in a thread; ``poll`` takes what has arrived."""
 
     async def start(self) -> None:
-        config: Any = parse_config(
-            MySqlConnector.Config, own_keys(MySqlConnector.Config, self.config)
-        )
+        config: Any = parse_own(MySqlConnector.Config, self.config)
         flavour = (
             "mariadb" if "mariadb" in self.config.get("connector.class", "").lower() else "mysql"
         )
@@ -133,12 +131,9 @@ class MySqlConnector(SourceConnector):
     task_class = MySqlTask
 
     @classmethod
-    def validate(cls, config: Mapping[str, str]) -> list[ConfigIssue]:
+    def check(cls, c: Any) -> list[ConfigIssue]:
         """Debezium's rules across keys, and regexes that compile."""
-        issues = super().validate(config)
-        if issues:
-            return issues
-        c: Any = parse_config(cls.Config, own_keys(cls.Config, config))
+        issues: list[ConfigIssue] = []
         for kind in ("database", "table", "column"):
             include, exclude = f"{kind}_include_list", f"{kind}_exclude_list"
             if getattr(c, include) and getattr(c, exclude):

@@ -62,8 +62,8 @@ from faust_connect.agents.pgoutput import (
     Truncate,
     decode,
 )
-from faust_connect.config import CommaList, parse_config
-from faust_connect.connector import SourceConnector, SourceTask, own_keys
+from faust_connect.config import CommaList
+from faust_connect.connector import SourceConnector, SourceTask, parse_own
 from faust_connect.data import Struct
 from faust_connect.exceptions import ConfigIssue, ConnectError
 from faust_connect.records import SourceRecord
@@ -105,12 +105,9 @@ class PostgresConnector(SourceConnector):
         )
 
     @classmethod
-    def validate(cls, config: Mapping[str, str]) -> list[ConfigIssue]:
+    def check(cls, c: Any) -> list[ConfigIssue]:
         """Debezium's keys, plus: only the pgoutput plugin, valid regexes and operations."""
-        issues = super().validate(config)
-        if issues:
-            return issues
-        c = parse_config(cls.Config, own_keys(cls.Config, config))
+        issues: list[ConfigIssue] = []
         if c.plugin_name != "pgoutput":
             issues.append(
                 ConfigIssue(
@@ -145,9 +142,7 @@ class PostgresCdcTask(SourceTask):
     threaded: ThreadedReader[SourceRecord] | None = None
 
     async def start(self) -> None:
-        config = parse_config(
-            PostgresConnector.Config, own_keys(PostgresConnector.Config, self.config)
-        )
+        config = parse_own(PostgresConnector.Config, self.config)
         partition = {"server": config.topic_prefix}
         self.partition = partition
         reader = Reader(config, partition, self.context.offset(partition), self.context.logger)

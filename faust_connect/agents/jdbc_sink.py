@@ -28,18 +28,18 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 
 from faust_connect.agents.sql_common import (
+    connection_engine,
+    connection_url_issues,
     db_message,
     exc,
     is_transient,
-    new_engine,
     sa,
     schema_of,
     sql_type,
-    to_sqlalchemy_url,
     value_writer,
 )
-from faust_connect.config import CommaList, Password, PluginConfig, parse_config
-from faust_connect.connector import SinkConnector, SinkTask, own_keys
+from faust_connect.config import CommaList, Password, PluginConfig
+from faust_connect.connector import SinkConnector, SinkTask, parse_own
 from faust_connect.data import INT32, INT64, STRING, Schema, Struct
 from faust_connect.exceptions import ConfigIssue, ConnectError, DataError, RetriableError
 from faust_connect.records import SinkRecord
@@ -78,22 +78,16 @@ class JdbcSinkConnector(SinkConnector):
         retry_backoff_ms: int = Field(3000, ge=0, description="Wait before a retry (ms).")
 
     @classmethod
-    def validate(cls, config: Mapping[str, str]) -> list[ConfigIssue]:
+    def check(cls, c: Any) -> list[ConfigIssue]:
         """Confluent's cross-key rules on top of each key's own."""
-        issues = super().validate(config)
-        if issues:
-            return issues
-        c = parse_config(cls.Config, own_keys(cls.Config, config))
+        issues: list[ConfigIssue] = []
         if c.delete_enabled and c.pk_mode != "record_key":
             issues.append(ConfigIssue("delete.enabled", "needs pk.mode=record_key"))
         if c.insert_mode != "insert" and c.pk_mode == "none":
             issues.append(ConfigIssue("pk.mode", f"insert.mode={c.insert_mode} needs a key"))
         if c.pk_mode == "kafka" and c.pk_fields and len(c.pk_fields) != 3:
             issues.append(ConfigIssue("pk.fields", "pk.mode=kafka takes 3 names or none"))
-        try:
-            to_sqlalchemy_url(c.connection_url)
-        except (ValueError, exc.ArgumentError) as error:
-            issues.append(ConfigIssue("connection.url", str(error)))
+        issues += connection_url_issues(c.connection_url)
         return issues
 
 
@@ -115,14 +109,9 @@ class JdbcSinkTask(SinkTask):
     """Writes each batch in one transaction."""
 
     async def start(self) -> None:
-        self.settings = parse_config(
-            JdbcSinkConnector.Config, own_keys(JdbcSinkConnector.Config, self.config)
-        )
+        self.settings = parse_own(JdbcSinkConnector.Config, self.config)
         s = self.settings
-        url = to_sqlalchemy_url(
-            s.connection_url, s.connection_user, s.connection_password.get_secret_value()
-        )
-        self.engine = new_engine(url)
+        self.engine = connection_engine(s)
         self.dialect = self.engine.dialect.name
         self.tables: dict[str, sa.Table] = {}
         self.failures = 0

@@ -26,7 +26,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,15 +35,15 @@ from pydantic import Field, SecretStr
 from faust_connect.agents.sql_common import (
     ValueReader,
     column_reader,
+    connection_engine,
+    connection_url_issues,
     exc,
     is_transient,
-    new_engine,
     sa,
-    to_sqlalchemy_url,
     value_reader,
 )
-from faust_connect.config import CommaList, Password, PluginConfig, parse_config
-from faust_connect.connector import SourceConnector, SourceTask, own_keys
+from faust_connect.config import CommaList, Password, PluginConfig
+from faust_connect.connector import SourceConnector, SourceTask, parse_own
 from faust_connect.data import Schema, Struct, struct_schema
 from faust_connect.exceptions import ConfigError, ConfigIssue, ConnectError
 from faust_connect.records import SourceRecord
@@ -80,12 +80,9 @@ class JdbcSourceConnector(SourceConnector):
         db_timezone: str = Field("UTC", description="The time zone of naive timestamps.")
 
     @classmethod
-    def validate(cls, config: Mapping[str, str]) -> list[ConfigIssue]:
+    def check(cls, c: Any) -> list[ConfigIssue]:
         """Confluent's cross-key rules on top of each key's own."""
-        issues = super().validate(config)
-        if issues:
-            return issues
-        c = parse_config(cls.Config, own_keys(cls.Config, config))
+        issues: list[ConfigIssue] = []
         if "incrementing" in c.mode and not c.incrementing_column_name:
             issues.append(ConfigIssue("incrementing.column.name", f"needed by mode {c.mode}"))
         if "timestamp" in c.mode and not c.timestamp_column_name:
@@ -98,10 +95,7 @@ class JdbcSourceConnector(SourceConnector):
             ZoneInfo(c.db_timezone)
         except (ZoneInfoNotFoundError, ValueError):
             issues.append(ConfigIssue("db.timezone", f"unknown time zone {c.db_timezone!r}"))
-        try:
-            to_sqlalchemy_url(c.connection_url)
-        except (ValueError, exc.ArgumentError) as error:
-            issues.append(ConfigIssue("connection.url", str(error)))
+        issues += connection_url_issues(c.connection_url)
         return issues
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
@@ -125,10 +119,7 @@ class JdbcSourceConnector(SourceConnector):
 
     @staticmethod
     def _all_tables(c: Any) -> list[str]:
-        url = to_sqlalchemy_url(
-            c.connection_url, c.connection_user, c.connection_password.get_secret_value()
-        )
-        engine = new_engine(url)
+        engine = connection_engine(c)
         try:
             return sorted(sa.inspect(engine).get_table_names())
         except exc.SQLAlchemyError as error:
@@ -159,14 +150,9 @@ class JdbcSourceTask(SourceTask):
     """Polls its tables in turn."""
 
     async def start(self) -> None:
-        self.settings = parse_config(
-            JdbcSourceConnector.Config, own_keys(JdbcSourceConnector.Config, self.config)
-        )
+        self.settings = parse_own(JdbcSourceConnector.Config, self.config)
         s = self.settings
-        url = to_sqlalchemy_url(
-            s.connection_url, s.connection_user, s.connection_password.get_secret_value()
-        )
-        self.engine = new_engine(url)
+        self.engine = connection_engine(s)
         self.zone = ZoneInfo(s.db_timezone)
         if s.query:
             queriers = [_Querier("query", {"query": "query"}, s.topic_prefix)]

@@ -52,6 +52,7 @@ from faust_connect.data import (
     Type,
     decimal_schema,
 )
+from faust_connect.exceptions import ConfigIssue
 
 __all__ = [
     "NAMED",
@@ -59,6 +60,8 @@ __all__ = [
     "ValueReader",
     "ValueWriter",
     "column_reader",
+    "connection_engine",
+    "connection_url_issues",
     "db_message",
     "exc",
     "is_transient",
@@ -124,6 +127,21 @@ def to_sqlalchemy_url(url: str, user: str = "", password: str = "") -> sa.URL:
     if password:
         parsed = parsed.set(password=password)
     return parsed
+
+
+def connection_engine(c: Any) -> sa.Engine:
+    """An engine for a connector's ``connection.url``/``.user``/``.password`` keys."""
+    password = c.connection_password.get_secret_value()
+    return new_engine(to_sqlalchemy_url(c.connection_url, c.connection_user, password))
+
+
+def connection_url_issues(url: str) -> list[ConfigIssue]:
+    """The ``connection.url`` problem, if it is not a URL we can use."""
+    try:
+        to_sqlalchemy_url(url)
+    except (ValueError, exc.ArgumentError) as error:
+        return [ConfigIssue("connection.url", str(error))]
+    return []
 
 
 def new_engine(url: sa.URL) -> sa.Engine:
