@@ -304,11 +304,23 @@ class ConfigStore:
             1,
             settings.config_storage_replication_factor,
         )
+        #: Decoded states by key, with the stored bytes they came from (the runtime reads every
+        #: connector's state several times a second; it changes far more rarely).
+        self._decoded: dict[bytes, tuple[bytes, ConnectorState]] = {}
 
     def get(self, name: str) -> ConnectorState | None:
         """The connector's state, or None if there is no such connector."""
-        data = self.table.get(self.PREFIX + name.encode())
-        return None if data is None else ConnectorState.from_json(name, data)
+        key = self.PREFIX + name.encode()
+        data = self.table.get(key)
+        if data is None:
+            self._decoded.pop(key, None)
+            return None
+        cached = self._decoded.get(key)
+        if cached is not None and cached[0] == data:
+            return cached[1]
+        state = ConnectorState.from_json(name, data)
+        self._decoded[key] = (data, state)
+        return state
 
     def put(self, state: ConnectorState) -> None:
         """Store (create or replace) a connector."""
