@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -40,7 +41,9 @@ class ExplodingSink(SinkConnector):
 
 
 class CountingSourceTask(SourceTask):
-    """Counts from the stored offset (keys too if ``keyed``); raises at ``fail.at`` if set."""
+    """Counts from the stored offset (keys too if ``keyed``); raises at ``fail.at`` if set.
+
+    With ``stored.file``, appends each offset ``offsets_stored`` hears of as a JSON line."""
 
     async def start(self) -> None:
         stored = self.context.offset({"counter": self.config["name"]})
@@ -50,6 +53,15 @@ class CountingSourceTask(SourceTask):
         self.delay = int(self.config.get("poll.delay.ms", "0")) / 1000
         self.batch = int(self.config.get("batch.size", "50"))
         self.keyed = self.config.get("keyed") == "true"
+        self.stored_file = self.config.get("stored.file")
+
+    async def offsets_stored(
+        self, offsets: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+    ) -> None:
+        if self.stored_file:
+            with open(self.stored_file, "ab") as out:
+                for partition, offset in offsets:
+                    out.write(orjson.dumps({"partition": partition, "offset": offset}) + b"\n")
 
     async def poll(self) -> Sequence[SourceRecord]:
         if self.n == self.fail_at:

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import murmur2
@@ -220,6 +221,39 @@ def test_restart_of_a_failed_task_runs_it_again(
         ),
         what="the offset of every acknowledged record",
     )
+
+
+def test_a_source_task_hears_of_offsets_only_once_the_offsets_topic_has_them(
+    workers: WorkerFactory, broker: Broker, tmp_path: Path
+) -> None:
+    """``SourceTask.offsets_stored`` (what the PostgreSQL CDC source confirms its slot from)."""
+    worker = _start(workers, broker)
+    stored = tmp_path / "stored.jsonl"
+    config = {
+        "connector.class": "CountingSource",
+        "topic": f"heard-{_uid()}",
+        "count": "1500",
+        "poll.delay.ms": "50",  # ~1.5 s of polling: several offset flushes (every 0.5 s here)
+        "stored.file": str(stored),
+        **STRINGS,
+    }
+    worker.rest.create("heard", config)
+    last = {"partition": {"counter": "heard"}, "offset": {"n": 1500}}
+    wait_until(
+        lambda: stored.exists() and orjson.loads(_lines(stored)[-1]) == last,
+        what="the task to hear that its last offset is stored",
+    )
+    heard = [orjson.loads(line)["offset"]["n"] for line in _lines(stored)]
+    assert heard == sorted(heard) and len(heard) > 1, heard  # several flushes, in order
+    # everything the task heard of is in the offsets topic (Kafka Connect's key and value)
+    topic = f"{worker.group_id}-offsets"
+    written = asyncio.run(consume(worker.bootstrap, topic, 10**6, timeout=3))
+    in_topic = [
+        orjson.loads(r.value)["n"]
+        for r in written
+        if r.value is not None and orjson.loads(r.key) == ["heard", {"counter": "heard"}]
+    ]
+    assert set(heard) <= set(in_topic), (heard, in_topic)
 
 
 async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
