@@ -1,13 +1,15 @@
-"""Shared fixtures: real brokers, worker processes, raw Kafka helpers.
+"""Shared fixtures: real Apache Kafka, worker processes, raw Kafka helpers.
 
-Brokers are session-scoped and started on free loopback ports with a temporary data folder. A
-test asks for the broker whose behaviour it needs (see ../shared/BROKERS.md):
+Kafka (KRaft, from the class path Maven resolved out of ``jvm/pom.xml``) is started once per test
+session on free loopback ports (:mod:`tests.kafka_server`):
 
-- ``broker``: noida-db (single worker, restarts, end offsets, transactions);
-- ``tansu``: Tansu (consumer groups with several members, kill -9 failover).
+- ``broker``: one node with PLAINTEXT, SASL_PLAINTEXT, SSL and SASL_SSL listeners;
+- ``kafka_cluster``: three nodes (replication factor 3, ``min.insync.replicas=2``), started only
+  when a test that stops, kills or pauses a broker asks for it.
 
-Set ``FAUST_CONNECT_TEST_BOOTSTRAP=host:port`` to run every test against one external cluster
-(e.g. real Kafka) instead; it implements both behaviours.
+Set ``FAUST_CONNECT_TEST_BOOTSTRAP=host:port`` to run the PLAINTEXT tests against a cluster the
+tests did not start instead (tests that need the security listeners or the three-node cluster
+are then skipped, saying so).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Protocol
 
 import pytest
 
-from faust_connect.app.embedded import NoidaBroker, TansuBroker
+from tests.kafka_server import KafkaCluster
 from tests.workers import WorkerFactory
 
 EXTERNAL = os.environ.get("FAUST_CONNECT_TEST_BOOTSTRAP", "")
@@ -43,32 +45,42 @@ class ExternalBroker:
         self.bootstrap = bootstrap
 
 
-_started: list[Broker] = []
+_started: list[KafkaCluster] = []
 
 
-def _broker(kind: type[NoidaBroker] | type[TansuBroker], tmp: Path) -> Iterator[Broker]:
-    if EXTERNAL:
-        yield ExternalBroker(EXTERNAL)
-        return
-    broker = kind(tmp)
-    broker.start()
-    _started.append(broker)
+def _cluster(tmp: Path, nodes: int) -> Iterator[KafkaCluster]:
+    cluster = KafkaCluster(tmp, nodes=nodes)
+    _started.append(cluster)
+    cluster.start()
     try:
-        yield broker
+        yield cluster
     finally:
-        broker.stop()
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    """noida-db: correct end offsets, recovery and transactions; one group member at a time."""
-    yield from _broker(NoidaBroker, tmp_path_factory.mktemp("noida"))
+    """Real Kafka, one node (or the cluster named by ``FAUST_CONNECT_TEST_BOOTSTRAP``)."""
+    if EXTERNAL:
+        yield ExternalBroker(EXTERNAL)
+        return
+    yield from _cluster(tmp_path_factory.mktemp("kafka"), 1)
 
 
 @pytest.fixture(scope="session")
-def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    """Tansu: consumer groups with several members and kill -9 failover."""
-    yield from _broker(TansuBroker, tmp_path_factory.mktemp("tansu"))
+def kafka(broker: Broker) -> KafkaCluster:
+    """The session's Kafka node itself, with its security listeners and certificates."""
+    if not isinstance(broker, KafkaCluster):
+        pytest.skip("needs the Kafka node the tests start (FAUST_CONNECT_TEST_BOOTSTRAP is set)")
+    return broker
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Three Kafka nodes, for the tests that stop, kill or pause a broker."""
+    if EXTERNAL:
+        pytest.skip("needs the three-node cluster the tests start (FAUST_CONNECT_TEST_BOOTSTRAP)")
+    yield from _cluster(tmp_path_factory.mktemp("kafka3"), 3)
 
 
 @pytest.fixture
@@ -84,5 +96,6 @@ def workers(tmp_path: Path) -> Iterator[WorkerFactory]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """On failure, say where the broker logs are (they are kept with pytest's tmp dirs)."""
     if terminalreporter.stats.get("failed") or terminalreporter.stats.get("error"):
-        for broker in _started:
-            terminalreporter.write_line(f"{broker.name} broker log: {broker.log_path}")
+        for cluster in _started:
+            for node in cluster.nodes:
+                terminalreporter.write_line(f"kafka node {node.node_id} log: {node.log_path}")

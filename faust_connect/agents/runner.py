@@ -87,10 +87,7 @@ class TaskRunner(ABC):
 
     def new_producer(self) -> AIOKafkaProducer:
         """A producer with the worker's ``producer.*`` and the connector's overrides."""
-        return AIOKafkaProducer(
-            bootstrap_servers=self.services.bootstrap_servers,
-            **self.services.client_options("producer", self.config),
-        )
+        return self.services.clients.producer(self.config)
 
     async def transform(
         self, records: Sequence[R], raw_of: Callable[[R], Raw | None] | None = None

@@ -7,18 +7,34 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from faust_connect.codecs import SchemaRegistryClient
 
-__all__ = ["Services"]
+__all__ = ["KafkaClients", "Services"]
+
+
+class KafkaClients(Protocol):
+    """Makes a task's Kafka clients (``faust_connect.app.clients.Clients``)."""
+
+    def options(self, kind: Any, config: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """aiokafka options of a ``producer``/``consumer``/``admin`` client for ``config``."""
+
+    def producer(self, config: Mapping[str, str] | None = None, **extra: Any) -> AIOKafkaProducer:
+        """A producer with the worker's settings and ``config``'s ``producer.override.*``."""
+
+    def consumer(
+        self, *topics: str, config: Mapping[str, str] | None = None, **extra: Any
+    ) -> AIOKafkaConsumer:
+        """A consumer with the worker's settings and ``config``'s ``consumer.override.*``."""
 
 
 class Services(Protocol):
     """The worker's services a runner may use."""
 
-    #: ``bootstrap.servers`` of the worker.
-    bootstrap_servers: str
+    #: The worker's Kafka clients (its settings and a connector's allowed overrides applied).
+    clients: KafkaClients
     #: The worker's id, shown in statuses.
     worker_id: str
     #: Worker-level converter classes and options (``key.converter``, ``value.converter.*`` ...).
@@ -28,12 +44,6 @@ class Services(Protocol):
     #: The Faust app (channels and agents for sinks).
     app: Any
     logger: logging.Logger
-
-    def client_options(self, kind: str, config: Mapping[str, str]) -> dict[str, Any]:
-        """aiokafka options for a task's ``producer``/``consumer``/``admin`` client.
-
-        Worker defaults (``producer.*``) overlaid by the connector's ``producer.override.*``.
-        """
 
     def stored_offset(self, connector: str, partition: Mapping[str, Any]) -> dict[str, Any] | None:
         """A source partition's committed offset."""

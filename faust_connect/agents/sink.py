@@ -110,13 +110,9 @@ class SinkRunner(TaskRunner):
         return sink_group(self.connector, self.config)
 
     async def run(self) -> None:
-        options = {
-            "group_id": self.group_id,
-            "enable_auto_commit": False,
-            "auto_offset_reset": "earliest",
-            **self.services.client_options("consumer", self.config),
-        }
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.services.bootstrap_servers, **options)
+        consumer = self.services.clients.consumer(
+            config=self.config, group_id=self.group_id, enable_auto_commit=False
+        )
         task = self.task_class(self.task_config, _Context(self))
         await consumer.start()
         await task.start()

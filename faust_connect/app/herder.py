@@ -39,6 +39,7 @@ from faust_connect.transforms import transform_config_issues
 
 if TYPE_CHECKING:
     from faust_connect.app.base import App
+    from faust_connect.app.clients import Clients
 
 __all__ = ["ConnectorConfig", "Herder"]
 
@@ -156,13 +157,13 @@ class Herder:
         state = self.get(name)
         if self.type_of(state) == "sink":
             group = sink_group(name, state.config)
-            return {"offsets": await sink_offsets(self._bootstrap, group)}
+            return {"offsets": await sink_offsets(self._clients, group)}
         pairs = self.app.offsets.of(name)
         return {"offsets": [{"partition": p, "offset": o} for p, o in pairs]}
 
     @property
-    def _bootstrap(self) -> str:
-        return self.app.connect_settings.bootstrap_servers
+    def _clients(self) -> Clients:
+        return self.app.clients
 
     def topics(self, name: str) -> dict[str, Any]:
         """``{"<name>": {"topics": [...]}}``: the topics the connector has used."""
@@ -201,6 +202,7 @@ class Herder:
             except ConfigError as exc:
                 issues.extend(exc.issues)
         issues.extend(transform_config_issues(config))
+        issues.extend(self.app.clients.override_issues(config))
         if plugin is not None and plugin.kind == "sink":
             issues.extend(_sink_issues(config))
         return issues
@@ -364,7 +366,7 @@ class Herder:
         if not offsets:
             raise BadRequest("Offsets to alter must not be empty")
         if self.type_of(state) == "sink":
-            await alter_sink_offsets(self._bootstrap, sink_group(name, state.config), offsets)
+            await alter_sink_offsets(self._clients, sink_group(name, state.config), offsets)
             return
         self.app.offsets.put(
             name, {offset_key(name, o["partition"]): o.get("offset") for o in offsets}
@@ -374,7 +376,7 @@ class Herder:
         """Remove every stored offset of a stopped connector (a sink starts from the beginning)."""
         state = self._stopped(name)
         if self.type_of(state) == "sink":
-            await reset_sink_offsets(self._bootstrap, sink_group(name, state.config))
+            await reset_sink_offsets(self._clients, sink_group(name, state.config))
             return
         pairs = self.app.offsets.of(name)
         self.app.offsets.put(name, {offset_key(name, p): None for p, _ in pairs})

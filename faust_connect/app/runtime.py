@@ -17,15 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 import traceback
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 from aiokafka.structs import TopicPartition
 
 from faust_connect.agents.runner import TaskRunner
@@ -63,7 +61,7 @@ class Runtime:
         self.app = app
         settings = app.connect_settings
         self.settings = settings
-        self.bootstrap_servers = settings.bootstrap_servers
+        self.clients = app.clients
         self.worker_id = settings.worker_id
         self.offset_flush_interval = settings.offset_flush_interval_ms / 1000
         self.converter_defaults = settings.converter_defaults()
@@ -74,27 +72,11 @@ class Runtime:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
-        self._admin: AIOKafkaAdminClient | None = None
         self._client: AIOKafkaClient | None = None
         self._client_lock = asyncio.Lock()
         self._topics_seen: set[str] = set()
 
     # -- Services for runners ---------------------------------------------------------------
-
-    def client_options(self, kind: str, config: Mapping[str, str]) -> dict[str, Any]:
-        """aiokafka options from ``<kind>.*`` worker settings and ``<kind>.override.*`` keys."""
-        options: dict[str, Any] = {}
-        if kind == "producer":
-            options.update(acks="all", linger_ms=5, max_batch_size=256 * 1024)
-        elif kind == "consumer":
-            # Kafka's max.poll.records default (Kafka Connect's sink consumers use it): a sink
-            # batch is at most this many records, whatever one fetch brought.
-            options.update(max_poll_records=500)
-        raw = {**self.settings.prefixed(f"{kind}."), **_prefixed(config, f"{kind}.override.")}
-        for key, value in raw.items():
-            options[key.replace(".", "_")] = _number(value)
-        options.pop("group_id", None)
-        return options
 
     def stored_offset(self, connector: str, partition: Mapping[str, Any]) -> dict[str, Any] | None:
         """A source partition's committed offset."""
@@ -133,19 +115,10 @@ class Runtime:
             return registry
         return None
 
-    async def _admin_client(self) -> AIOKafkaAdminClient:
-        # Published only once started: tasks starting together must not use a half-started one.
-        async with self._client_lock:
-            if self._admin is None:
-                admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-                await admin.start()
-                self._admin = admin
-            return self._admin
-
     async def _metadata(self) -> AIOKafkaClient:
         async with self._client_lock:
             if self._client is None:
-                client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers)
+                client = self.clients.metadata()
                 await client.bootstrap()
                 self._client = client
             return self._client
@@ -168,33 +141,12 @@ class Runtime:
         """Create a topic a source writes to, if topic creation is on and it does not exist."""
         if topic in self._topics_seen or not self.settings.topic_creation_enable:
             return
-        admin = await self._admin_client()
         partitions = int(config.get("topic.creation.default.partitions", "1") or "1")
         replicas = int(config.get("topic.creation.default.replication.factor", "-1") or "-1")
-        existing = set(await admin.list_topics())
-        if topic not in existing:
-            try:
-                await admin.create_topics(
-                    [NewTopic(topic, max(partitions, 1), replicas if replicas > 0 else 1)]
-                )
-            except TopicAlreadyExistsError:
-                pass
-        await self._wait_for_leaders(topic)
+        await self.clients.create_topics(
+            [NewTopic(topic, max(partitions, 1), replicas if replicas > 0 else 1)], timeout=30.0
+        )
         self._topics_seen.add(topic)
-
-    async def _wait_for_leaders(self, topic: str, timeout: float = 30.0) -> None:
-        """Return once every partition of ``topic`` has a leader (a new topic may not yet)."""
-        deadline = time.monotonic() + timeout
-        client = await self._metadata()
-        while True:
-            cluster = await client.fetch_all_metadata()
-            partitions = cluster.partitions_for_topic(topic) or set()
-            leaders = [cluster.leader_for_partition(TopicPartition(topic, p)) for p in partitions]
-            if partitions and all(leader is not None and leader >= 0 for leader in leaders):
-                return
-            if time.monotonic() > deadline:
-                raise KafkaTimeoutError(f"topic {topic!r} has no leader after {timeout:.0f}s")
-            await asyncio.sleep(0.1)
 
     def task_metrics(self) -> list[dict[str, Any]]:
         """Counters and gauges of every task running on this worker."""
@@ -222,9 +174,6 @@ class Runtime:
             self._loop_task = None
         async with self._lock:
             await self._stop_units(list(self.runners), final=False)
-        if self._admin is not None:
-            await self._admin.close()
-            self._admin = None
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -394,17 +343,3 @@ class _Failed:
 
     def resume(self) -> None:
         return None
-
-
-def _prefixed(config: Mapping[str, str], prefix: str) -> dict[str, str]:
-    return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
-
-
-def _number(value: str) -> Any:
-    try:
-        return int(value)
-    except ValueError:
-        pass
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return value

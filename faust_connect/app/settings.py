@@ -53,6 +53,52 @@ PREFIXED = (
     "admin.",
 )
 
+#: Client security keys the worker uses (for every client; ``producer.`` etc. may override them).
+SECURITY_KEYS = frozenset(
+    {
+        "sasl.mechanism",
+        "sasl.jaas.config",
+        "ssl.truststore.type",
+        "ssl.truststore.location",
+        "ssl.truststore.password",
+        "ssl.truststore.certificates",
+        "ssl.keystore.type",
+        "ssl.keystore.location",
+        "ssl.keystore.password",
+        "ssl.keystore.certificate.chain",
+        "ssl.keystore.key",
+        "ssl.key.password",
+        "ssl.endpoint.identification.algorithm",
+        "ssl.protocol",
+        "ssl.enabled.protocols",
+        "ssl.cipher.suites",
+    }
+)
+#: Java clients' security keys with no meaning here: accepted so a Connect file works unchanged.
+JAVA_ONLY_KEYS = frozenset(
+    {
+        "ssl.keymanager.algorithm",
+        "ssl.trustmanager.algorithm",
+        "ssl.secure.random.implementation",
+        "ssl.provider",
+        "ssl.engine.factory.class",
+        "sasl.client.callback.handler.class",
+        "sasl.login.callback.handler.class",
+        "sasl.login.class",
+        "sasl.kerberos.service.name",
+    }
+)
+#: Keys whose values are secrets (never shown).
+SECRET_KEYS = frozenset(
+    {
+        "sasl.jaas.config",
+        "ssl.truststore.password",
+        "ssl.keystore.password",
+        "ssl.key.password",
+        "ssl.keystore.key",
+    }
+)
+
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 SIMPLE_HEADER_CONVERTER = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
 
@@ -161,10 +207,17 @@ class WorkerSettings(BaseModel):
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Protocol to reach the brokers."
     )
+    connector_client_config_override_policy: Literal["None", "Principal", "All"] = Field(
+        "All",
+        description="Which client settings a connector may override with producer.override.*, "
+        "consumer.override.* and admin.override.*: None, Principal (only security.protocol, "
+        "sasl.mechanism, sasl.jaas.config) or All.",
+    )
     options: dict[str, str] = Field(
         default_factory=dict,
         description="Prefixed pass-through options (key.converter.*, value.converter.*, "
-        "header.converter.*, producer.*, consumer.*, admin.*).",
+        "header.converter.*, producer.*, consumer.*, admin.*) and the client security keys "
+        "(sasl.*, ssl.*).",
     )
 
     @field_validator("bootstrap_servers")
@@ -229,6 +282,10 @@ class WorkerSettings(BaseModel):
     def prefixed(self, prefix: str) -> dict[str, str]:
         """The pass-through options under ``prefix`` (``"value.converter."``), prefix removed."""
         return {k[len(prefix) :]: v for k, v in self.options.items() if k.startswith(prefix)}
+
+    def security_options(self) -> dict[str, str]:
+        """The worker-level client security keys (``sasl.*``, ``ssl.*``) that are set."""
+        return {k: v for k, v in self.options.items() if k in SECURITY_KEYS}
 
     def converter_defaults(self) -> dict[str, str]:
         """The worker's converter classes and their options, as connector configs name them."""
@@ -322,7 +379,7 @@ _FIELDS = {_alias(name): name for name in WorkerSettings.model_fields if name !=
 
 
 def _suggest(key: str) -> str:
-    close = difflib.get_close_matches(key, list(_FIELDS), n=1)
+    close = difflib.get_close_matches(key, [*_FIELDS, *SECURITY_KEYS], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -358,6 +415,8 @@ def load_settings(
     for key, (value, _where) in sources.items():
         if key in _FIELDS:
             data[key] = value
+        elif key in SECURITY_KEYS or key in JAVA_ONLY_KEYS:
+            data["options"][key] = value
         elif key.startswith(PREFIXED) and len(key) > len(key.split(".")[0]) + 1:
             data["options"][key] = value
         else:

@@ -9,21 +9,22 @@ consumer of a deleted group does with ``auto.offset.reset=earliest``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from faust_connect.agents.sink import sink_group
 from faust_connect.exceptions import BadRequest
 
+if TYPE_CHECKING:
+    from faust_connect.app.clients import Clients
+
 __all__ = ["alter_sink_offsets", "reset_sink_offsets", "sink_group", "sink_offsets"]
 
 
-async def sink_offsets(bootstrap: str, group: str) -> list[dict[str, Any]]:
+async def sink_offsets(clients: Clients, group: str) -> list[dict[str, Any]]:
     """The group's committed offsets, sorted by topic and partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin()
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
@@ -59,29 +60,29 @@ def _parse(entry: Mapping[str, Any]) -> tuple[TopicPartition, int | None]:
 
 
 async def alter_sink_offsets(
-    bootstrap: str, group: str, entries: Sequence[Mapping[str, Any]]
+    clients: Clients, group: str, entries: Sequence[Mapping[str, Any]]
 ) -> None:
     """Commit the given offsets for the group; a null offset rewinds that partition."""
     wanted = dict(_parse(entry) for entry in entries)
-    await _commit(bootstrap, group, wanted)
+    await _commit(clients, group, wanted)
 
 
-async def reset_sink_offsets(bootstrap: str, group: str) -> None:
+async def reset_sink_offsets(clients: Clients, group: str) -> None:
     """Rewind every partition the group has committed to its beginning."""
-    current = await sink_offsets(bootstrap, group)
+    current = await sink_offsets(clients, group)
     wanted: dict[TopicPartition, int | None] = {
         TopicPartition(e["partition"]["kafka_topic"], e["partition"]["kafka_partition"]): None
         for e in current
     }
-    await _commit(bootstrap, group, wanted)
+    await _commit(clients, group, wanted)
 
 
-async def _commit(bootstrap: str, group: str, wanted: Mapping[TopicPartition, int | None]) -> None:
+async def _commit(
+    clients: Clients, group: str, wanted: Mapping[TopicPartition, int | None]
+) -> None:
     if not wanted:
         return
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = clients.consumer(group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(list(wanted))

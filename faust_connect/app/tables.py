@@ -25,16 +25,18 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import faust
 import orjson
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from faust.types import TP
 
 from faust_connect.agents.offsets import offset_key, parse_offset_key
 from faust_connect.app.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from faust_connect.app.clients import Clients
 
 __all__ = [
     "ConfigStore",
@@ -141,7 +143,7 @@ class _Change:
 
 async def preload(
     tables: Sequence[StateTable],
-    bootstrap_servers: str,
+    clients: Clients,
     *,
     read_committed: bool = False,
     timeout: float = PRELOAD_TIMEOUT,
@@ -156,21 +158,26 @@ async def preload(
     resumes after the last record applied.
     """
     by_topic = {table.state_topic: table for table in tables}
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+    consumer = clients.consumer(
         enable_auto_commit=False,
         isolation_level="read_committed" if read_committed else "read_uncommitted",
         **options,
     )
+    # All topics' metadata (asking for one could auto-create it); a consumer's own metadata
+    # holds only the topics it was asked about.
+    metadata = clients.metadata()
+    await metadata.bootstrap()
+    try:
+        cluster = await metadata.fetch_all_metadata()
+    finally:
+        await metadata.close()
     await consumer.start()
     loaded = 0
     try:
-        existing = await consumer.topics()  # all topics: asking for one could auto-create it
         tps = [
             TopicPartition(topic, p)
             for topic in sorted(by_topic)
-            if topic in existing
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
+            for p in sorted(cluster.partitions_for_topic(topic) or ())
         ]
         if not tps:
             return 0

@@ -1,4 +1,4 @@
-"""Several workers of one Connect cluster on Tansu (the broker whose consumer groups work).
+"""Several workers of one Connect cluster on real Kafka.
 
 Scaling via partitions: tasks spread over the workers, move when workers come and go, never run
 twice at once; a kill -9 loses no record. Group timeouts are shortened so rebalances are quick.
@@ -42,9 +42,9 @@ def _uid() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def _start(workers: WorkerFactory, tansu: Broker, group: str) -> Worker:
+def _start(workers: WorkerFactory, broker: Broker, group: str) -> Worker:
     return workers.start(
-        "tests.apps.worker", bootstrap=tansu.bootstrap, group_id=group, env=FAST_GROUP
+        "tests.apps.worker", bootstrap=broker.bootstrap, group_id=group, env=FAST_GROUP
     )
 
 
@@ -78,10 +78,10 @@ def _check_ownership(records: list[dict[str, Any]]) -> dict[int, float]:
 
 
 def test_tasks_spread_over_workers_and_move_without_running_twice(
-    tansu: Broker, workers: WorkerFactory
+    broker: Broker, workers: WorkerFactory
 ) -> None:
     group, topic, tasks = f"cluster-{_uid()}", f"stamps-{_uid()}", 6
-    w1, w2 = _start(workers, tansu, group), _start(workers, tansu, group)
+    w1, w2 = _start(workers, broker, group), _start(workers, broker, group)
     w1.rest.create(
         "stamps",
         {"connector.class": "StampSource", "tasks.max": str(tasks), "topic": topic, **PLAIN},
@@ -94,7 +94,7 @@ def test_tasks_spread_over_workers_and_move_without_running_twice(
     )
     assert set(owners.values()) == {f"127.0.0.1:{w1.port}", f"127.0.0.1:{w2.port}"}
 
-    w3 = _start(workers, tansu, group)
+    w3 = _start(workers, broker, group)
     wait_until(
         lambda: (o := _owners(w1.rest, "stamps", tasks)) and f"127.0.0.1:{w3.port}" in o.values(),
         timeout=90,
@@ -118,22 +118,22 @@ def test_tasks_spread_over_workers_and_move_without_running_twice(
     )
     assert w1.rest.call("DELETE", "/connectors/stamps")[0] == 204
 
-    end = asyncio.run(consume(tansu.bootstrap, topic, 10**9, timeout=10))
+    end = asyncio.run(consume(broker.bootstrap, topic, 10**9, timeout=10))
     records = [orjson.loads(r.value) for r in end]
     assert {r["task"] for r in records} == set(range(tasks))
     gaps = _check_ownership(records)
     print(f"longest gap without an owner per task (s): {gaps}")
     # Liveness, not a timing target: a killed worker's tasks wait for the session timeout, then
-    # a rebalance (Tansu: ~3 s idle, more on a loaded CI machine); they must not be stranded.
+    # a rebalance (more on a loaded CI machine); they must not be stranded.
     assert max(gaps.values()) < SESSION_MS / 1000 + LIVENESS_SLACK_S, gaps
 
 
 def test_kill_9_mid_stream_loses_no_record(
-    tansu: Broker, workers: WorkerFactory, tmp_path: Path
+    broker: Broker, workers: WorkerFactory, tmp_path: Path
 ) -> None:
     group, topic, out = f"kill-{_uid()}", f"numbers-{_uid()}", tmp_path / "out.txt"
     total = 20_000
-    worker = _start(workers, tansu, group)
+    worker = _start(workers, broker, group)
     worker.rest.create(
         "numbers",
         {
@@ -156,7 +156,7 @@ def test_kill_9_mid_stream_loses_no_record(
     wait_until(lambda: len(lines()) >= 4000, timeout=60, what="the stream to be under way")
     worker.kill()
     assert len(lines()) < total, "the kill must land mid-stream"
-    _start(workers, tansu, group)
+    _start(workers, broker, group)
     wait_until(
         lambda: {int(x) for x in lines()} >= set(range(total)),
         timeout=180,
@@ -168,10 +168,10 @@ def test_kill_9_mid_stream_loses_no_record(
 
 
 def test_concurrent_writes_on_two_workers_are_neither_lost_nor_doubled(
-    tansu: Broker, workers: WorkerFactory, tmp_path: Path
+    broker: Broker, workers: WorkerFactory, tmp_path: Path
 ) -> None:
     group = f"writes-{_uid()}"
-    w1, w2 = _start(workers, tansu, group), _start(workers, tansu, group)
+    w1, w2 = _start(workers, broker, group), _start(workers, broker, group)
     rests = [w1.rest, w2.rest]
     # both workers see one leader (its URL is published in the status table)
     wait_until(

@@ -1,6 +1,6 @@
 """The dashboard in headless Chromium, the plugin and metrics endpoints, and authentication.
 
-One worker process (tests.apps.worker, on noida-db) serves every test in this module; a second,
+One worker process (tests.apps.worker) serves every test in this module; a second,
 with authentication on, serves the auth test. The browser is Debian's /usr/bin/chromium driven
 by Playwright; screenshots go to tests/artifacts/ (git-ignored).
 """
@@ -482,12 +482,12 @@ def _overview(worker: Worker) -> dict[str, Any]:
 
 
 def test_any_worker_shows_metrics_of_tasks_on_other_workers_and_survives_one_down(
-    tansu: Broker, workers: WorkerFactory, page: Page
+    broker: Broker, workers: WorkerFactory, page: Page
 ) -> None:
     group, topic, tasks = f"ui-{_uid()}", f"stamps-{_uid()}", 6
     w1, w2 = (
         workers.start(
-            "tests.apps.worker", bootstrap=tansu.bootstrap, group_id=group, env=FAST_GROUP
+            "tests.apps.worker", bootstrap=broker.bootstrap, group_id=group, env=FAST_GROUP
         )
         for _ in range(2)
     )

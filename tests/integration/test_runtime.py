@@ -1,4 +1,4 @@
-"""The connector runtime in one worker process on noida-db, driven through the REST API."""
+"""The connector runtime in one worker process on real Kafka, driven through the REST API."""
 
 from __future__ import annotations
 

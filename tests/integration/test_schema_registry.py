@@ -382,8 +382,7 @@ def test_an_id_collision_takes_the_next_free_id() -> None:
 
 @pytest.mark.kafka
 @pytest.mark.slow
-def test_every_worker_serves_the_same_registry(tansu: Broker, workers: WorkerFactory) -> None:
-    # Tansu: the broker whose consumer groups hold two Faust workers.
+def test_every_worker_serves_the_same_registry(broker: Broker, workers: WorkerFactory) -> None:
     group = f"sr2-{_uid()}"
     quick = {
         "CONNECT_SESSION_TIMEOUT_MS": "6000",
@@ -391,7 +390,7 @@ def test_every_worker_serves_the_same_registry(tansu: Broker, workers: WorkerFac
         "CONNECT_REBALANCE_TIMEOUT_MS": "6000",
     }
     one, two = (
-        workers.start("tests.apps.worker", bootstrap=tansu.bootstrap, group_id=group, env=quick)
+        workers.start("tests.apps.worker", bootstrap=broker.bootstrap, group_id=group, env=quick)
         for _ in range(2)
     )
     a, b = _registry_url(one), _registry_url(two)

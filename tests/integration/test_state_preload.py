@@ -1,4 +1,4 @@
-"""State tables loaded at start in bulk (``tables.preload``), then kept current by Faust (noida-db).
+"""State tables loaded at start in bulk (``tables.preload``), then kept current by Faust.
 
 A restarted worker must hold every stored key before any task starts, including overwrites and
 deletes, and must go on seeing what is written to the internal topics after it started.

@@ -211,7 +211,7 @@ def test_snapshot_then_inserts_updates_deletes_arrive_in_commit_order(
 
 
 def test_kill_9_during_100k_changes_loses_nothing(
-    mariadb: MariaDB, tansu: Broker, workers: WorkerFactory, tails: list[Tail]
+    mariadb: MariaDB, broker: Broker, workers: WorkerFactory, tails: list[Tail]
 ) -> None:
     db = _database(mariadb, "CREATE TABLE events (id INT PRIMARY KEY, v INT NOT NULL)")
     prefix, group = f"kill-{uid()}", f"cdc-kill-{uid()}"
@@ -220,12 +220,12 @@ def test_kill_9_during_100k_changes_loses_nothing(
 
     def start() -> Worker:
         return workers.start(
-            "tests.apps.worker", bootstrap=tansu.bootstrap, group_id=group, env=FAST_GROUP
+            "tests.apps.worker", bootstrap=broker.bootstrap, group_id=group, env=FAST_GROUP
         )
 
     worker = start()
     worker.rest.create("cdc", config)
-    _started(tails, tansu.bootstrap, prefix, db, worker)
+    _started(tails, broker.bootstrap, prefix, db, worker)
     # 50,000 inserts and 50,000 updates, in transactions of 5,000 rows.
     statements = []
     for lo in range(1, 50_001, 5_000):
@@ -233,7 +233,7 @@ def test_kill_9_during_100k_changes_loses_nothing(
     for lo in range(1, 50_001, 5_000):
         statements.append(f"UPDATE events SET v = 1 WHERE id BETWEEN {lo} AND {lo + 4_999}")
     writer = threading.Thread(target=_sql, args=(mariadb, *statements), kwargs={"db": db})
-    tails.append(tail := Tail(tansu.bootstrap, topic))
+    tails.append(tail := Tail(broker.bootstrap, topic))
     writer.start()
     kills = []
     for threshold in (15_000, 35_000, 55_000, 75_000):

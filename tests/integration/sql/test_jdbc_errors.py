@@ -101,7 +101,7 @@ def test_rows_the_database_refuses_go_to_the_dlq_with_its_message(
 
 
 def test_kill_9_mid_stream_leaves_every_row_exactly_once_and_the_source_resumes(
-    request: pytest.FixtureRequest, tansu: Broker, workers: WorkerFactory, tmp_path: Path
+    request: pytest.FixtureRequest, broker: Broker, workers: WorkerFactory, tmp_path: Path
 ) -> None:
     postgres = request.getfixturevalue("postgres")
     source_url, sink_url = postgres.create_database(), postgres.create_database()
@@ -113,7 +113,7 @@ def test_kill_9_mid_stream_leaves_every_row_exactly_once_and_the_source_resumes(
     insert(source_url, "events", [{"id": i, "body": f"event {i}"} for i in range(1, total + 1)])
     group, prefix = f"jdbc-kill-{uid()}", f"kill-{uid()}-"
     start = lambda: workers.start(  # noqa: E731
-        "tests.apps.worker", bootstrap=tansu.bootstrap, group_id=group, env=FAST_GROUP
+        "tests.apps.worker", bootstrap=broker.bootstrap, group_id=group, env=FAST_GROUP
     )
     worker = start()
     worker.rest.create(
@@ -158,7 +158,7 @@ def test_kill_9_mid_stream_leaves_every_row_exactly_once_and_the_source_resumes(
     worker.kill()
     assert at_kill < total, "the kill must land mid-stream"
     topic = prefix + "events"
-    before = len(asyncio.run(consume(tansu.bootstrap, topic, 10**9, timeout=3)))
+    before = len(asyncio.run(consume(broker.bootstrap, topic, 10**9, timeout=3)))
     start()
     wait_until(lambda: count() == total, timeout=180, interval=0.5, what=f"{total} rows")
     with sink.connect() as conn:
@@ -168,7 +168,7 @@ def test_kill_9_mid_stream_leaves_every_row_exactly_once_and_the_source_resumes(
     assert all(body == f"event {i}" for i, body in rows)
     # The source went on from its stored offset: had it read the table again from the start,
     # every one of the ``before`` records produced before the kill would be there twice.
-    produced = asyncio.run(consume(tansu.bootstrap, topic, 10**9, timeout=10))
+    produced = asyncio.run(consume(broker.bootstrap, topic, 10**9, timeout=10))
     ids = [orjson.loads(r.value)["payload"]["id"] for r in produced]
     duplicates = len(ids) - len(set(ids))
     print(
