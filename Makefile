@@ -41,7 +41,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check faust_connect tests bench
 	$(PY) -m mypy
 
-## Run every benchmark against the embedded brokers; prints a table, writes bench/results/.
+## Run every benchmark on real Kafka (started from jvm/pom.xml); prints a table, writes bench/results/.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench $(BENCH_ARGS)

@@ -18,7 +18,7 @@ from typing import Any
 from bench import baselines, cdc_mysql, cdc_postgres, latency, micro, pipelines, sql
 from bench.baselines import Context
 from bench.data import datagen_bytes
-from bench.harness import Broker, broker, fill, uid
+from bench.harness import BROKERS, Broker, broker, fill, uid
 from bench.profile import profile_sink
 from bench.report import Row, Sample, machine, print_table, write_json
 
@@ -41,7 +41,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     add("--micro-seconds", type=float, default=0.5, help="seconds per micro benchmark run")
     add("--sql-records", type=int, default=20_000, help="rows per run in the sql group")
     add("--cdc-records", type=int, default=100_000, help="backlog changes per run in the cdc group")
-    add("--broker", choices=["noida", "tansu"], default="noida", help="broker of the 1-worker rows")
+    add("--broker", choices=BROKERS, default="kafka", help="kafka (one node, needs Java) or noida")
     add("--only", default=",".join(GROUPS), help=f"comma list of: {', '.join(GROUPS)}, sql, cdc")
     add("--out", type=Path, default=RESULTS, help="where the JSON and the profile go")
     return parser.parse_args(argv)
@@ -187,8 +187,11 @@ def _single_rows(table: Table, ctx: Context, args: argparse.Namespace, groups: s
                     traceback.print_exc()
 
 
-def _tansu_rows(table: Table, ctx: Context) -> None:
-    with broker("tansu", ctx.folder) as b:
+def _scaling_rows(table: Table, ctx: Context, kind: str) -> None:
+    if kind == "noida":  # its consumer groups break when a second member joins
+        ctx.log("scaling rows skipped: they need --broker kafka (noida-db has no 2-member groups)")
+        return
+    with broker(kind, ctx.folder) as b:
         topic = f"scale-in-{uid()}"
         fill(b.bootstrap, topic, datagen_bytes(ctx.records), partitions=2)
         row = table.row
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         if groups & {"source", "sink", "latency", "startup", "profile"}:
             _single_rows(table, ctx, args, groups)
         if "scaling" in groups:
-            _tansu_rows(table, ctx)
+            _scaling_rows(table, ctx, args.broker)
         if "micro" in groups:
             for row in micro.micro_rows(args.micro_records, args.micro_seconds, args.runs):
                 table.rows.append(row)

@@ -76,8 +76,7 @@ def bare_produce(ctx: Context, broker: Broker) -> list[Sample]:
             "bench.bare", "produce", "--bootstrap", broker.bootstrap, "--topic", topic,
             "-n", str(ctx.records),
         )  # fmt: skip
-        tansu = broker.name == "tansu"  # its ListOffsets is wrong (BROKERS.md): count by fetching
-        first, last = watch_topic(broker.bootstrap, topic, ctx.records, by_fetch=tansu)
+        first, last = watch_topic(broker.bootstrap, topic, ctx.records)
         result = finish(process)
         samples.append(Sample(last - first, ctx.records, ctx.record_bytes, result["rss_mb"]))
         ctx.log(f"bare produce: {samples[-1].rate:,.0f} rec/s")
@@ -116,7 +115,6 @@ def faust_agent(ctx: Context, broker: Broker, topic: str) -> list[Sample]:
             "BENCH_TOPIC": topic,
             "BENCH_RESULT": str(result),
             "BENCH_EXPECT": str(ctx.faust_records),
-            "BENCH_SHORT_TIMEOUTS": "1" if broker.name == "tansu" else "",
         }
         worker = Worker("bench.faust_app", broker.bootstrap, ctx.folder / f"faust-{i}", "x", env)
         try:

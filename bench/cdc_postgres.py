@@ -163,7 +163,7 @@ def _runs(
             topic = f"{prefix}.public.orders"
             asyncio.run(create_topic(b.bootstrap, topic))  # watched from before the first record
             put(worker, f"/connectors/{name}/resume")
-            first, last = watch_topic(b.bootstrap, topic, n, by_fetch=b.name == "tansu")
+            first, last = watch_topic(b.bootstrap, topic, n)
             if not size:
                 size = record_bytes(b, topic)
             samples.append(Sample(last - first, n, size, peak_rss_mb(worker.pid)))

@@ -13,12 +13,6 @@ import faust
 
 from bench.recorder import Recorder
 
-#: Tansu makes each group join wait the rebalance timeout (BROKERS.md): shorten it there.
-_timeouts = (
-    {"broker_session_timeout": 6, "broker_heartbeat_interval": 1, "broker_rebalance_timeout": 6}
-    if os.environ.get("BENCH_SHORT_TIMEOUTS")
-    else {}
-)
 app = faust.App(
     os.environ.get("BENCH_GROUP", "bench-faust"),
     broker=f"kafka://{os.environ.get('CONNECT_BOOTSTRAP_SERVERS', 'localhost:9092')}",
@@ -26,7 +20,6 @@ app = faust.App(
     web_port=int(os.environ.get("BENCH_WEB_PORT", "6066")),
     consumer_auto_offset_reset="earliest",
     stream_wait_empty=False,
-    **_timeouts,
 )
 _topic = app.topic(os.environ.get("BENCH_TOPIC", "bench"), value_serializer="raw")
 _recorder = Recorder(

@@ -1,8 +1,9 @@
 """Plumbing shared by the rows: brokers, topics, worker processes, watching, memory.
 
-Everything runs for real: the embedded broker on a free port in a temp folder, worker processes
-started as ``faust -A <module> worker`` with ``CONNECT_*`` settings (as ``tests/workers.py``
-does), connectors created over REST, topics filled and watched with aiokafka.
+Everything runs for real: Apache Kafka (one KRaft node, ``tests/kafka_server.py``) or noida-db on
+free ports in a temp folder, worker processes started as ``faust -A <module> worker`` with
+``CONNECT_*`` settings (as ``tests/workers.py`` does), connectors created over REST, topics filled
+and watched with aiokafka.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
-from faust_connect.app.embedded import NoidaBroker, TansuBroker, free_port
+from faust_connect.app.embedded import NoidaBroker, free_port
+from tests.kafka_server import KafkaCluster
 
 __all__ = [
+    "BROKERS",
     "Broker",
     "Worker",
     "broker",
@@ -44,7 +47,9 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-Broker = NoidaBroker | TansuBroker
+Broker = KafkaCluster | NoidaBroker
+#: What ``--broker`` may name: real Kafka (needs Java and Maven) or noida-db (pip only).
+BROKERS = ("kafka", "noida")
 
 
 def uid() -> str:
@@ -54,10 +59,12 @@ def uid() -> str:
 
 @contextlib.contextmanager
 def broker(kind: str, folder: Path) -> Iterator[Broker]:
-    """A running embedded broker (``noida`` or ``tansu``), stopped afterwards."""
-    cls = NoidaBroker if kind == "noida" else TansuBroker
-    running = cls(folder / kind)
-    running.start()
+    """A running broker (``kafka``: one Kafka node; ``noida``: noida-db) in a new folder under
+    ``folder``, stopped afterwards."""
+    where = folder / f"{kind}-{uid()}"
+    running: Broker = KafkaCluster(where) if kind == "kafka" else NoidaBroker(where)
+    with contextlib.redirect_stdout(sys.stderr):  # its "ready" line is a log, not a result
+        running.start()
     try:
         yield running
     finally:
@@ -111,7 +118,7 @@ def fill(
     asyncio.run(_fill(bootstrap, topic, pairs, partitions))
 
 
-async def _watch(bootstrap: str, topic: str, n: int, timeout: float, by_fetch: bool) -> Any:
+async def _watch(bootstrap: str, topic: str, n: int, timeout: float) -> Any:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     first = 0.0
@@ -124,22 +131,14 @@ async def _watch(bootstrap: str, topic: str, n: int, timeout: float, by_fetch: b
             await asyncio.sleep(0.05)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topic {topic} never appeared")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, 0)
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]  # never assigned: no fetching
         count = 0
         while count < n:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{topic}: {count} of {n} records after {timeout:.0f}s")
-            if by_fetch:  # Tansu's ListOffsets is wrong: count what a fetch returns
-                batches = await consumer.getmany(timeout_ms=100, max_records=50_000)
-                count += sum(len(b) for b in batches.values())
-            else:
-                ends = await consumer.end_offsets(tps)
-                count = sum(ends.values())
-                if count < n:
-                    await asyncio.sleep(0.02)
+            count = sum((await consumer.end_offsets(tps)).values())
+            if count < n:
+                await asyncio.sleep(0.02)
             if count and not first:
                 first = time.time()
         return first, time.time()
@@ -152,12 +151,10 @@ def run_timeout(n: int) -> float:
     return 30 + n / 2_000
 
 
-def watch_topic(
-    bootstrap: str, topic: str, n: int, *, timeout: float = 0, by_fetch: bool = False
-) -> tuple[float, float]:
-    """Wall times when ``topic`` first had a record and when it had ``n``."""
+def watch_topic(bootstrap: str, topic: str, n: int, *, timeout: float = 0) -> tuple[float, float]:
+    """Wall times when ``topic``'s end offsets first summed above 0 and when they reached ``n``."""
     timeout = timeout or run_timeout(n)
-    result: tuple[float, float] = asyncio.run(_watch(bootstrap, topic, n, timeout, by_fetch))
+    result: tuple[float, float] = asyncio.run(_watch(bootstrap, topic, n, timeout))
     return result
 
 

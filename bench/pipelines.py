@@ -32,20 +32,12 @@ from bench.report import Sample
 
 __all__ = ["datagen_source", "file_sink", "null_sink", "raw_source", "start_workers"]
 
-#: Worker settings on Tansu, whose group joins otherwise wait the 60 s rebalance timeout (short
-#: group timings), and one placement partition per worker so two tasks land on two workers.
-MULTI_WORKER_ENV = {
-    "CONNECT_SESSION_TIMEOUT_MS": "6000",
-    "CONNECT_HEARTBEAT_INTERVAL_MS": "1000",
-    "CONNECT_REBALANCE_TIMEOUT_MS": "6000",
-    "CONNECT_TASK_PLACEMENT_PARTITIONS": "2",
-}
-
 
 def start_workers(ctx: Context, broker: Broker, count: int = 1) -> list[Worker]:
-    """``count`` workers of one new Connect cluster, all ready."""
+    """``count`` workers of one new Connect cluster, all ready. Several get one placement
+    partition each, so that as many tasks land one on each worker."""
     group = f"bench-{uid()}"
-    env = MULTI_WORKER_ENV if broker.name == "tansu" else {}
+    env = {"CONNECT_TASK_PLACEMENT_PARTITIONS": str(count)} if count > 1 else {}
     workers = [
         Worker("bench.apps", broker.bootstrap, ctx.folder / group, group, env) for _ in range(count)
     ]
@@ -89,13 +81,12 @@ def _source_runs(
     ctx: Context, broker: Broker, workers: list[Worker], config: dict[str, Any], label: str
 ) -> list[Sample]:
     samples = []
-    by_fetch = broker.name == "tansu"  # its ListOffsets is wrong (BROKERS.md)
     for _ in range(ctx.runs):
         topic, name = f"{label}-{uid()}", f"{label}-{uid()}"
         partitions = int(config.get("tasks.max", "1"))
         asyncio.run(create_topic(broker.bootstrap, topic, partitions))
         workers[0].create(name, {**config, "kafka.topic": topic})
-        first, last = watch_topic(broker.bootstrap, topic, ctx.records, by_fetch=by_fetch)
+        first, last = watch_topic(broker.bootstrap, topic, ctx.records)
         samples.append(Sample(last - first, ctx.records, ctx.record_bytes, _rss(workers)))
         workers[0].delete(name)
         ctx.log(f"{label}: {samples[-1].rate:,.0f} rec/s")

@@ -365,8 +365,7 @@ def jdbc_source(ctx: Context, b: Broker, url: str, table: str) -> list[Sample]:
                     **JSON_CONVERTERS,
                 },
             )
-            by_fetch = b.name == "tansu"  # its ListOffsets is wrong (BROKERS.md)
-            first, last = watch_topic(b.bootstrap, prefix + table, ctx.records, by_fetch=by_fetch)
+            first, last = watch_topic(b.bootstrap, prefix + table, ctx.records)
             samples.append(
                 Sample(last - first, ctx.records, ctx.record_bytes, peak_rss_mb(worker.pid))
             )
