@@ -34,6 +34,7 @@ broker: $(STAMP)
 test: $(STAMP) /usr/bin/chromium /usr/sbin/mariadbd /usr/lib/postgresql
 	$(PY) -m ruff check faust_connect tests bench
 	$(PY) -m mypy
+	$(PY) -m tests.jvm broker
 	$(PY) -m pytest
 
 lint: $(STAMP)
