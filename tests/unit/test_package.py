@@ -34,3 +34,12 @@ def test_importing_the_app_package_builds_no_app() -> None:
     env = {"PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_author_api_imports_without_faust_or_the_worker() -> None:
+    code = (
+        "import sys, faust_connect, faust_connect.records, faust_connect.connector;"
+        "print(sorted(m for m in ('faust', 'mode', 'faust_connect.app') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
