@@ -41,6 +41,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check faust_connect tests bench
 	$(PY) -m ruff format --check faust_connect tests bench
 	$(PY) -m mypy
+	$(PY) -m tests.import_cycles faust_connect
 
 ## Run every benchmark on real Kafka (started from jvm/pom.xml); prints a table, writes bench/results/.
 bench: $(STAMP)

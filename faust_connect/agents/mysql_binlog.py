@@ -14,19 +14,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import pymysql  # type: ignore[import-untyped]  # PyMySQL ships no type hints
 
-from faust_connect.agents.debezium import change_records, source_struct
-from faust_connect.agents.mysql_types import MySqlTable, binlog_columns
+from faust_connect.agents.debezium import Filters, Heartbeat, change_records, source_struct
+from faust_connect.agents.mysql_types import Column, MySqlTable, binlog_columns
 from faust_connect.data import Struct
 from faust_connect.exceptions import ConnectError
 from faust_connect.records import SourceRecord
-
-if TYPE_CHECKING:
-    from faust_connect.agents.cdc_mysql import Capture
 
 __all__ = ["BinlogStream", "Emit", "Gtids", "Lost", "Position", "ddl_target", "quote", "unquote"]
 
@@ -114,6 +111,42 @@ class Position:
 class Lost(Exception):
     """The binlog connection dropped (mysql-replication would silently reconnect at the last
     event's position, inside a transaction; we reconnect from a boundary ourselves)."""
+
+
+class Capture(Protocol):
+    """What a binlog stream uses of its capture (``cdc_mysql.Capture``)."""
+
+    c: Any  #: the connector's parsed config
+    settings: dict[str, Any]  #: PyMySQL connection settings
+    partition: dict[str, str]
+    filters: Filters
+    heartbeat: Heartbeat
+    resume_at: Position  #: where a new stream resumes; the stream moves it on
+
+    def database(self, name: str) -> bool:
+        """Whether ``name`` is a captured database."""
+
+    def captured(self, db: str, table: str) -> bool:
+        """Whether ``db.table`` is captured."""
+
+    def forget_json_columns(self) -> None:
+        """After DDL: look JSON columns up again."""
+
+    def json_columns(self, db: str, table: str) -> frozenset[str]:
+        """The table's JSON columns."""
+
+    def table(self, db: str, name: str, columns: list[Column], key: Sequence[str]) -> MySqlTable:
+        """The captured table's schemas and converters."""
+
+    def source(
+        self, db: str, table: str | None, at: Position, *, snapshot: str, ts_ms: int, **more: Any
+    ) -> dict[str, Any]:
+        """The source block's fields of an event at ``at``."""
+
+    def schema_change(
+        self, db: str, ddl: str, source: Mapping[str, Any], offset: Mapping[str, Any]
+    ) -> SourceRecord:
+        """The schema-change topic's record of ``ddl``."""
 
 
 class BinlogStream:

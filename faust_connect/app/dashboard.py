@@ -22,7 +22,7 @@ import html
 import json
 import time
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import faust
@@ -32,7 +32,16 @@ from faust_connect.app.plugins import mask_config
 from faust_connect.exceptions import ConnectError, NotFound
 
 if TYPE_CHECKING:
-    from faust_connect.app.base import App
+    from faust_connect.app.herder import Herder
+    from faust_connect.app.worker import Worker
+
+    class App(Worker, Protocol):
+        """The app as the dashboard sees it: a worker with its herder."""
+
+        @property
+        def connectors(self) -> Herder:
+            """The connectors' lifecycle."""
+
 
 __all__ = ["PEER_TIMEOUT", "blueprint", "cluster_overview", "connector_detail"]
 

@@ -38,8 +38,8 @@ from faust_connect.exceptions import (
 from faust_connect.transforms import transform_config_issues
 
 if TYPE_CHECKING:
-    from faust_connect.app.base import App
     from faust_connect.app.clients import Clients
+    from faust_connect.app.worker import Worker
 
 __all__ = ["ConnectorConfig", "Herder"]
 
@@ -68,7 +68,7 @@ class ConnectorConfig(PluginConfig, extra="ignore"):
 class Herder:
     """Connector lifecycle on one worker; every worker can take every request."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Worker) -> None:
         self.app = app
         self._lock = asyncio.Lock()
 

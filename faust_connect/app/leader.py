@@ -17,7 +17,7 @@ import orjson
 from faust_connect.exceptions import Conflict
 
 if TYPE_CHECKING:
-    from faust_connect.app.base import App
+    from faust_connect.app.worker import Worker
 
 __all__ = ["LEADER_KEY", "forward_to_leader", "is_leader", "publish_leader"]
 
@@ -32,14 +32,14 @@ NO_LEADER = (
 )
 
 
-def own_url(app: App) -> str:
+def own_url(app: Worker) -> str:
     """This worker's REST URL, as others reach it."""
     settings = app.connect_settings
     scheme = settings.listeners.split("://", 1)[0]
     return f"{scheme}://{settings.web_host}:{settings.web_port}"
 
 
-def is_leader(app: App) -> bool:
+def is_leader(app: Worker) -> bool:
     """Whether this worker leads the cluster now."""
     try:
         return bool(app.is_leader())
@@ -47,7 +47,7 @@ def is_leader(app: App) -> bool:
         return False
 
 
-def publish_leader(app: App) -> None:
+def publish_leader(app: Worker) -> None:
     """Called by the runtime's loop: the leader keeps its URL in the status table."""
     if is_leader(app):
         value = orjson.dumps({"url": own_url(app), "worker_id": app.connect_settings.worker_id})
@@ -55,13 +55,13 @@ def publish_leader(app: App) -> None:
             app.statuses.table[LEADER_KEY] = value
 
 
-def leader_url(app: App) -> str | None:
+def leader_url(app: Worker) -> str | None:
     """The leader's URL as last published, or None."""
     data = app.statuses.table.get(LEADER_KEY)
     return None if data is None else str(orjson.loads(data)["url"])
 
 
-async def forward_to_leader(app: App, request: Any) -> tuple[int, bytes, str] | None:
+async def forward_to_leader(app: Worker, request: Any) -> tuple[int, bytes, str] | None:
     """Forward a write request to the leader; None when this worker should handle it itself.
 
     Returns ``(status, body, content type)`` of the leader's answer. Raises Conflict (409) when

@@ -35,7 +35,7 @@ from faust_connect.codecs import SchemaRegistryClient
 from faust_connect.connector import SinkConnector, SourceConnector, connectors
 
 if TYPE_CHECKING:
-    from faust_connect.app.base import App
+    from faust_connect.app.worker import Worker
 
 __all__ = ["Runtime", "placement_partition"]
 
@@ -57,7 +57,7 @@ def placement_partition(connector: str, task: int | None, partitions: int) -> in
 class Runtime:
     """Runs this worker's share of connectors and tasks; implements the runners' Services."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Worker) -> None:
         self.app = app
         settings = app.connect_settings
         self.settings = settings

@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+import faust_connect
 
 MODULES = [
     "faust_connect",
@@ -43,3 +46,35 @@ def test_the_author_api_imports_without_faust_or_the_worker() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    # Every import counts, deferred and TYPE_CHECKING ones too (tests/import_cycles.py).
+    root = Path(faust_connect.__file__).parent
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.import_cycles", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root.parent,
+    )
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.strip().endswith(", 0 import cycles")
+
+
+def test_the_cycle_check_finds_a_type_only_cycle(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.b import B\n")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\nB = 1\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.import_cycles", str(package)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "import cycle: pkg.a ↔ pkg.b" in done.stdout
