@@ -15,7 +15,7 @@ import functools
 import random
 from typing import Any
 
-from faust_connect.agents.datagen import QUICKSTARTS
+from faust_connect.agents.connectors.datagen import QUICKSTARTS
 from faust_connect.codecs import JsonConverter
 from faust_connect.data import STRING, Struct
 

@@ -21,7 +21,7 @@ from bench.data import RAW_CONVERTERS, datagen_bytes
 from bench.harness import Broker, Worker, create_topic, peak_rss_mb, uid, wait_file
 from bench.pipelines import start_workers
 from bench.report import Sample
-from faust_connect.agents.offsets import offset_key
+from faust_connect.agents.runtime.offsets import offset_key
 
 __all__ = ["bare_latency", "sink_latency", "startup"]
 

@@ -20,8 +20,8 @@ import orjson
 from bench.data import TRANSFORMS, datagen_structs
 from bench.report import Row, Sample
 from faust_connect.codecs import JsonConverter
-from faust_connect.codecs.avro import AvroConverter, compile_schema
-from faust_connect.codecs.schema_registry import SchemaRegistry
+from faust_connect.codecs.avro.converter import AvroConverter, compile_schema
+from faust_connect.codecs.registry.logic import SchemaRegistry
 from faust_connect.data import Struct
 from faust_connect.records import SinkRecord
 from faust_connect.transforms import Chain, Transform, chain_from_config

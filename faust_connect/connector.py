@@ -209,37 +209,37 @@ _FILE = "org.apache.kafka.connect.file"
 for _name, _target, _aliases in [
     (
         "FileStreamSource",
-        "file:FileStreamSourceConnector",
+        "connectors.file:FileStreamSourceConnector",
         (f"{_FILE}.FileStreamSourceConnector", "FileStreamSourceConnector"),
     ),
     (
         "FileStreamSink",
-        "file:FileStreamSinkConnector",
+        "connectors.file:FileStreamSinkConnector",
         (f"{_FILE}.FileStreamSinkConnector", "FileStreamSinkConnector"),
     ),
     (
         "DatagenSource",
-        "datagen:DatagenConnector",
+        "connectors.datagen:DatagenConnector",
         ("io.confluent.kafka.connect.datagen.DatagenConnector", "DatagenConnector", "datagen"),
     ),
     (
         "JdbcSource",
-        "jdbc_source:JdbcSourceConnector",
+        "connectors.jdbc.source:JdbcSourceConnector",
         ("io.confluent.connect.jdbc.JdbcSourceConnector", "JdbcSourceConnector"),
     ),
     (
         "JdbcSink",
-        "jdbc_sink:JdbcSinkConnector",
+        "connectors.jdbc.sink:JdbcSinkConnector",
         ("io.confluent.connect.jdbc.JdbcSinkConnector", "JdbcSinkConnector"),
     ),
     (
         "PostgresCdcSource",
-        "cdc_postgres:PostgresConnector",
+        "connectors.cdc.postgres.connector:PostgresConnector",
         ("io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector"),
     ),
     (
         "MySqlCdcSource",
-        "cdc_mysql:MySqlConnector",
+        "connectors.cdc.mysql.connector:MySqlConnector",
         (
             "io.debezium.connector.mysql.MySqlConnector",
             "MySqlConnector",

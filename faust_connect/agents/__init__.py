@@ -1,0 +1,1 @@
+"""Sources and sinks as Faust agents and timers: the runtime (runners) and the connector catalog."""

@@ -11,13 +11,19 @@ from typing import Any
 import faust
 from aiokafka.admin import NewTopic
 
-from faust_connect.agents.functions import function_sink, function_source
-from faust_connect.app import rest, schema_registry
+from faust_connect.agents.runtime.functions import function_sink, function_source
 from faust_connect.app.clients import Clients
 from faust_connect.app.herder import Herder
 from faust_connect.app.runtime import Runtime
 from faust_connect.app.settings import WorkerSettings, load_settings, to_text
-from faust_connect.app.tables import ConfigStore, OffsetStore, StateTable, StatusStore, preload
+from faust_connect.app.state.tables import (
+    ConfigStore,
+    OffsetStore,
+    StateTable,
+    StatusStore,
+    preload,
+)
+from faust_connect.app.web import rest, schema_registry
 from faust_connect.connector import Connector, connectors
 from faust_connect.exceptions import WorkerConfigError
 
@@ -238,10 +244,10 @@ def _serve_rest_api(app: App) -> None:
     manager.add("", rest.blueprint)
     manager.add(schema_registry.PREFIX, schema_registry.blueprint)
     # the dashboard (/ui), /metrics and /metrics.json; optional authentication of everything
-    from faust_connect.app import dashboard, metrics
-    from faust_connect.app.auth import auth_options, install_auth
+    from faust_connect.app.web import dashboard, prometheus
+    from faust_connect.app.web.auth import auth_options, install_auth
 
-    manager.add("", metrics.blueprint)
+    manager.add("", prometheus.blueprint)
     manager.add("", dashboard.blueprint)
     install_auth(app, **auth_options(app.connect_settings))  # no-op without users or tokens
 

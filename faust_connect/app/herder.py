@@ -14,15 +14,15 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from faust_connect.agents.offsets import offset_key
+from faust_connect.agents.runtime.offsets import offset_key
 from faust_connect.app.plugins import MASK
-from faust_connect.app.sink_offsets import (
+from faust_connect.app.state.sink_offsets import (
     alter_sink_offsets,
     reset_sink_offsets,
     sink_group,
     sink_offsets,
 )
-from faust_connect.app.tables import ConnectorState
+from faust_connect.app.state.tables import ConnectorState
 from faust_connect.codecs import converter_from_config
 from faust_connect.config import CommaList, PluginConfig, config_issues
 from faust_connect.connector import Connector, connectors

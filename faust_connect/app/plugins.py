@@ -5,7 +5,7 @@ module turns such a model into the ``ConfigKeyInfo`` list Kafka Connect serves a
 ``GET /connector-plugins/{plugin}/config`` and into the ``ConfigInfos`` answer of
 ``PUT /connector-plugins/{plugin}/config/validate``::
 
-    >>> from faust_connect.agents.file import FileStreamSinkConnector
+    >>> from faust_connect.agents.connectors.file import FileStreamSinkConnector
     >>> [d["name"] for d in connector_definitions(FileStreamSinkConnector)][:3]
     ['name', 'connector.class', 'tasks.max']
 

@@ -26,11 +26,11 @@ from aiokafka.admin import NewTopic
 from aiokafka.client import AIOKafkaClient
 from aiokafka.structs import TopicPartition
 
-from faust_connect.agents.runner import TaskRunner
-from faust_connect.agents.sink import SinkRunner
-from faust_connect.agents.source import SourceRunner
-from faust_connect.app.leader import publish_leader
-from faust_connect.app.tables import ConnectorState, TaskStatus
+from faust_connect.agents.runtime.runner import TaskRunner
+from faust_connect.agents.runtime.sink import SinkRunner
+from faust_connect.agents.runtime.source import SourceRunner
+from faust_connect.app.state.tables import ConnectorState, TaskStatus
+from faust_connect.app.web.leader import publish_leader
 from faust_connect.codecs import SchemaRegistryClient
 from faust_connect.connector import SinkConnector, SourceConnector, connectors
 
@@ -108,7 +108,7 @@ class Runtime:
         embedded one is used in process: an HTTP call to ourselves would block the event loop
         that has to answer it.
         """
-        from faust_connect.app.schema_registry import is_embedded_url
+        from faust_connect.app.web.schema_registry import is_embedded_url
 
         if is_embedded_url(url, self.settings):
             registry: SchemaRegistryClient = self.app.schema_registry

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from faust_connect.app.clients import Clients
-from faust_connect.app.schema_registry import EmbeddedSchemaRegistry
 from faust_connect.app.settings import WorkerSettings
-from faust_connect.app.tables import ConfigStore, OffsetStore, StatusStore
+from faust_connect.app.state.tables import ConfigStore, OffsetStore, StatusStore
+from faust_connect.app.web.schema_registry import EmbeddedSchemaRegistry
 
 __all__ = ["RuntimeView", "Worker"]
 

@@ -4,7 +4,7 @@ Importing this package registers the context-free converters as Faust codecs
 (``connect-json``, ``connect-json-plain``, ``connect-string``, ``connect-bytes``); see
 :mod:`faust_connect.codecs.faust_codecs`. Converters are looked up by Kafka class name or short
 name in :data:`converters`, or built from a connector config with :func:`converter_from_config`.
-Avro (:mod:`faust_connect.codecs.avro`) is imported on first use.
+Avro (:mod:`faust_connect.codecs.avro.converter`) is imported on first use.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from faust_connect.codecs.faust_codecs import (
     register_builtin_codecs,
 )
 from faust_connect.codecs.headers import SimpleHeaderConverter
-from faust_connect.codecs.json import JsonConverter, JsonConverterConfig
+from faust_connect.codecs.json.converter import JsonConverter, JsonConverterConfig
 from faust_connect.codecs.primitives import (
     BooleanConverter,
     ByteArrayConverter,
@@ -34,12 +34,12 @@ from faust_connect.codecs.primitives import (
     ShortConverter,
     StringConverter,
 )
-from faust_connect.codecs.registry_client import (
+from faust_connect.codecs.registry.client import (
     CachingClient,
     HttpSchemaRegistryClient,
     SchemaRegistryClient,
 )
-from faust_connect.codecs.schema_registry import (
+from faust_connect.codecs.registry.logic import (
     RegisteredSchema,
     SchemaRegistry,
     SchemaRegistryError,

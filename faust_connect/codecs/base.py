@@ -34,7 +34,7 @@ from faust_connect.records import Headers
 from faust_connect.registry import Registry
 
 if TYPE_CHECKING:
-    from faust_connect.codecs.registry_client import SchemaRegistryClient
+    from faust_connect.codecs.registry.client import SchemaRegistryClient
 
 __all__ = [
     "DEFAULT_HEADER_CONVERTER",
@@ -151,7 +151,7 @@ converters: Registry[type[Converter]] = Registry(
 
 _KAFKA = "org.apache.kafka.connect"
 _BUILTIN: list[tuple[str, str, tuple[str, ...]]] = [
-    ("json", "json:JsonConverter", (f"{_KAFKA}.json.JsonConverter", "JsonConverter")),
+    ("json", "json.converter:JsonConverter", (f"{_KAFKA}.json.JsonConverter", "JsonConverter")),
     ("string", "primitives:StringConverter", (f"{_KAFKA}.storage.StringConverter",)),
     ("bytes", "primitives:ByteArrayConverter", (f"{_KAFKA}.converters.ByteArrayConverter",)),
     ("short", "primitives:ShortConverter", (f"{_KAFKA}.converters.ShortConverter",)),
@@ -161,8 +161,8 @@ _BUILTIN: list[tuple[str, str, tuple[str, ...]]] = [
     ("double", "primitives:DoubleConverter", (f"{_KAFKA}.converters.DoubleConverter",)),
     ("boolean", "primitives:BooleanConverter", (f"{_KAFKA}.converters.BooleanConverter",)),
     ("simple-header", "headers:SimpleHeaderConverter", (DEFAULT_HEADER_CONVERTER,)),
-    ("avro", "avro:AvroConverter", ("io.confluent.connect.avro.AvroConverter",)),
-    ("avro-plain", "avro_plain:PlainAvroConverter", ()),
+    ("avro", "avro.converter:AvroConverter", ("io.confluent.connect.avro.AvroConverter",)),
+    ("avro-plain", "avro.plain:PlainAvroConverter", ()),
 ]
 for _name, _target, _aliases in _BUILTIN:
     _simple = tuple(a.rsplit(".", 1)[-1] for a in _aliases if "." in a)

@@ -31,9 +31,9 @@ from faust.serializers import codecs
 from faust.types.codecs import CodecT
 
 from faust_connect.codecs.base import Converter
-from faust_connect.codecs.json import JsonConverter
+from faust_connect.codecs.json.converter import JsonConverter
 from faust_connect.codecs.primitives import ByteArrayConverter, StringConverter
-from faust_connect.codecs.registry_client import SchemaRegistryClient
+from faust_connect.codecs.registry.client import SchemaRegistryClient
 from faust_connect.data import Struct
 
 __all__ = [
@@ -147,7 +147,7 @@ def register_avro_codec(
     is_key: bool = False,
 ) -> ConverterCodec:
     """Register an Avro (Confluent wire format) codec backed by ``schema_registry``."""
-    from faust_connect.codecs.avro import AvroConverter
+    from faust_connect.codecs.avro.converter import AvroConverter
 
     option = "key.subject.name.strategy" if is_key else "value.subject.name.strategy"
     converter = AvroConverter(

@@ -17,7 +17,6 @@ from faust_connect.transforms.base import (
     Transform,
 )
 from faust_connect.transforms.cast import Cast
-from faust_connect.transforms.debezium import ExtractNewRecordState
 from faust_connect.transforms.fields import InsertField, MaskField, ReplaceField, ValueToKey
 from faust_connect.transforms.filtering import (
     Filter,
@@ -31,6 +30,7 @@ from faust_connect.transforms.registry import predicates, transforms
 from faust_connect.transforms.routing import RegexRouter, TimestampRouter
 from faust_connect.transforms.structure import ExtractField, Flatten, HoistField, SetSchemaMetadata
 from faust_connect.transforms.timestamps import TimestampConverter
+from faust_connect.transforms.unwrap import ExtractNewRecordState
 
 __all__ = [
     "Cast",

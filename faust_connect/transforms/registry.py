@@ -76,7 +76,7 @@ def _register_builtins() -> None:
         transforms.register(name, f"{_M}{module}:{name}", aliases=aliases)
     transforms.register(
         "ExtractNewRecordState",
-        f"{_M}debezium:ExtractNewRecordState",
+        f"{_M}unwrap:ExtractNewRecordState",
         aliases=["io.debezium.transforms.ExtractNewRecordState", "unwrap"],
     )
     for name, module in _PREDICATES.items():

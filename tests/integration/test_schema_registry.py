@@ -21,7 +21,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from faust_connect.app.base import App
 from faust_connect.app.embedded import free_port
-from faust_connect.app.schema_registry import SharedSchemaRegistry
+from faust_connect.app.web.schema_registry import SharedSchemaRegistry
 from tests.conftest import Broker
 from tests.kafka import consume, produce
 from tests.workers import Worker, WorkerFactory, wait_until

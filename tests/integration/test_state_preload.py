@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from faust_connect.agents.offsets import offset_key
+from faust_connect.agents.runtime.offsets import offset_key
 from tests.conftest import Broker
 from tests.kafka import consume, produce
 from tests.rest import Rest

@@ -40,7 +40,10 @@ def test_headers_are_immutable_and_last_wins() -> None:
 
 
 def test_a_sink_connector_gets_tasks_max_tasks_by_default() -> None:
-    from faust_connect.agents.file import FileStreamSinkConnector, FileStreamSourceConnector
+    from faust_connect.agents.connectors.file import (
+        FileStreamSinkConnector,
+        FileStreamSourceConnector,
+    )
 
     config = {"name": "s", "connector.class": "FileStreamSink", "topics": "t", "file": "/tmp/x"}
     assert len(FileStreamSinkConnector(config).task_configs(3)) == 3

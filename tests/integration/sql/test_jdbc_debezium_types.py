@@ -16,8 +16,13 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from faust_connect.agents.debezium import POSTGRES_SOURCE, Debezium, change_records, table_schema
-from faust_connect.codecs.json import JsonConverter
+from faust_connect.agents.connectors.cdc.debezium import (
+    POSTGRES_SOURCE,
+    Debezium,
+    change_records,
+    table_schema,
+)
+from faust_connect.codecs.json.converter import JsonConverter
 from faust_connect.data import INT32, Schema, Type
 from tests.conftest import Broker
 from tests.integration.sql.helpers import JSON, uid

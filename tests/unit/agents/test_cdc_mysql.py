@@ -7,9 +7,9 @@ import decimal
 
 import pytest
 
-from faust_connect.agents.cdc_mysql import MySqlConnector
-from faust_connect.agents.mysql_binlog import Gtids, Position, ddl_target
-from faust_connect.agents.mysql_types import (
+from faust_connect.agents.connectors.cdc.mysql.binlog import Gtids, Position, ddl_target
+from faust_connect.agents.connectors.cdc.mysql.connector import MySqlConnector
+from faust_connect.agents.connectors.cdc.mysql.schema import (
     Column,
     column_schema,
     schema_columns,

@@ -7,13 +7,13 @@ import struct
 
 import pytest
 
-from faust_connect.agents.cdc_postgres import (
+from faust_connect.agents.connectors.cdc.debezium import Debezium
+from faust_connect.agents.connectors.cdc.postgres.connector import (
     PostgresConnector,
     confirmable_lsn,
     resume_position,
 )
-from faust_connect.agents.debezium import Debezium
-from faust_connect.agents.pgoutput import (
+from faust_connect.agents.connectors.cdc.postgres.pgoutput import (
     UNAVAILABLE,
     UNCHANGED,
     Begin,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from faust_connect.agents.debezium import (
+from faust_connect.agents.connectors.cdc.debezium import (
     POSTGRES_SOURCE,
     CdcConfig,
     Filters,
@@ -19,7 +19,7 @@ from faust_connect.agents.debezium import (
     table_schema,
     zoned_timestamp,
 )
-from faust_connect.codecs.json import JsonConverter
+from faust_connect.codecs.json.converter import JsonConverter
 from faust_connect.data import OPTIONAL_STRING, Schema, Type
 
 TOPIC = "server1.public.customers"

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from faust_connect.agents.debezium import Debezium
-from faust_connect.agents.jdbc_sink import JdbcSinkTask
-from faust_connect.agents.sql_common import NAMED, sql_type, value_writer
+from faust_connect.agents.connectors.cdc.debezium import Debezium
+from faust_connect.agents.connectors.jdbc.common import NAMED, sql_type, value_writer
+from faust_connect.agents.connectors.jdbc.sink import JdbcSinkTask
 from faust_connect.data import INT32, INT64, STRING, Schema, Struct, Type, struct_schema
 from faust_connect.records import SinkRecord
 

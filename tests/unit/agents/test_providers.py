@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from faust_connect.agents.providers import resolve_providers
+from faust_connect.agents.runtime.providers import resolve_providers
 from faust_connect.exceptions import ConfigError
 
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from faust_connect.app.auth import (
+from faust_connect.app.web.auth import (
     UNAUTHORIZED_MESSAGE,
     auth_middleware,
     auth_options,

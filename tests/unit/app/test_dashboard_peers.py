@@ -6,8 +6,8 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from faust_connect.app.dashboard import _peer_metrics
 from faust_connect.app.embedded import free_port
+from faust_connect.app.web.dashboard import _peer_metrics
 
 
 async def test_metrics_of_another_worker_are_fetched_with_the_callers_credentials() -> None:

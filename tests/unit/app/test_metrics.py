@@ -6,8 +6,8 @@ import re
 
 from faust.sensors import Monitor
 
-from faust_connect.agents.metrics import TaskMetrics
-from faust_connect.app.metrics import render
+from faust_connect.agents.runtime.task_metrics import TaskMetrics
+from faust_connect.app.web.prometheus import render
 
 SAMPLE = re.compile(
     r'^[a-z_]+(\{([a-z_]+="[^"]*",?)+\})? -?[0-9.e+]+$|^[a-z_]+(\{.*\})? (NaN|[+-]Inf)$'

@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 from pydantic import Field
 
-from faust_connect.agents.file import FileStreamSinkConnector, FileStreamSourceConnector
+from faust_connect.agents.connectors.file import FileStreamSinkConnector, FileStreamSourceConnector
 from faust_connect.app.plugins import (
     MASK,
     config_definitions,

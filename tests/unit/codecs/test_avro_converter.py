@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 
 from faust_connect.codecs import CodecError, SchemaRegistry
-from faust_connect.codecs.avro import AvroConverter
-from faust_connect.codecs.avro_plain import PlainAvroConverter
-from faust_connect.codecs.avro_read import from_avro
-from faust_connect.codecs.avro_schema import to_avro
+from faust_connect.codecs.avro.converter import AvroConverter
+from faust_connect.codecs.avro.plain import PlainAvroConverter
+from faust_connect.codecs.avro.read import from_avro
+from faust_connect.codecs.avro.schema import to_avro
 from faust_connect.data import (
     DATE,
     FLOAT64,

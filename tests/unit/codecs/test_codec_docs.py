@@ -13,10 +13,10 @@ import faust_connect.codecs
 
 
 def _modules() -> list[ModuleType]:
-    names = [m.name for m in pkgutil.iter_modules(faust_connect.codecs.__path__)]
-    return [faust_connect.codecs] + [
-        importlib.import_module(f"faust_connect.codecs.{name}") for name in sorted(names)
-    ]
+    # every module, in the sub-packages too (a sub-package's __init__ holds only its docstring)
+    found = pkgutil.walk_packages(faust_connect.codecs.__path__, "faust_connect.codecs.")
+    names = sorted(m.name for m in found if not m.ispkg)
+    return [faust_connect.codecs] + [importlib.import_module(name) for name in names]
 
 
 @pytest.mark.parametrize("module", _modules(), ids=lambda m: m.__name__)

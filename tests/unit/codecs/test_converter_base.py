@@ -14,8 +14,8 @@ from faust_connect.codecs import (
     converter_from_config,
     converters,
 )
-from faust_connect.codecs.avro import AvroConverter
-from faust_connect.codecs.avro_plain import PlainAvroConverter
+from faust_connect.codecs.avro.converter import AvroConverter
+from faust_connect.codecs.avro.plain import PlainAvroConverter
 from faust_connect.codecs.primitives import (
     BooleanConverter,
     ByteArrayConverter,

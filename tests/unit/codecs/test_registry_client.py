@@ -18,7 +18,7 @@ from faust_connect.codecs import (
     SchemaRegistryClient,
     SchemaRegistryError,
 )
-from faust_connect.codecs.avro import AvroConverter
+from faust_connect.codecs.avro.converter import AvroConverter
 from faust_connect.data import INT32, Struct, struct_schema
 
 

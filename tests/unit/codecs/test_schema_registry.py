@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from faust_connect.codecs import SchemaRegistry, SchemaRegistryError
-from faust_connect.codecs.avro_compat import can_read
+from faust_connect.codecs.avro.compat import can_read
 
 
 def record(*fields: dict[str, Any], name: str = "R") -> str:

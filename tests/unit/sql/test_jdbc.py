@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from faust_connect.agents.jdbc_sink import JdbcSinkConnector, JdbcSinkTask
-from faust_connect.agents.jdbc_source import JdbcSourceConnector, JdbcSourceTask
-from faust_connect.agents.sql_common import column_reader, sql_type, to_sqlalchemy_url
+from faust_connect.agents.connectors.jdbc.common import column_reader, sql_type, to_sqlalchemy_url
+from faust_connect.agents.connectors.jdbc.sink import JdbcSinkConnector, JdbcSinkTask
+from faust_connect.agents.connectors.jdbc.source import JdbcSourceConnector, JdbcSourceTask
 from faust_connect.connector import connectors
 from faust_connect.data import (
     BOOLEAN,
@@ -495,9 +495,9 @@ def test_a_missing_sql_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "sqlalchemy", None)
-    monkeypatch.delitem(sys.modules, "faust_connect.agents.sql_common")
+    monkeypatch.delitem(sys.modules, "faust_connect.agents.connectors.jdbc.common")
     with pytest.raises(ImportError, match=r"pip install 'faust-connect\[sql\]'"):
-        importlib.import_module("faust_connect.agents.sql_common")
+        importlib.import_module("faust_connect.agents.connectors.jdbc.common")
 
 
 async def test_source_waits_out_a_lost_database_and_fails_on_a_missing_table(

@@ -15,7 +15,6 @@ MODULES = [
     "base",
     "cast",
     "dateformat",
-    "debezium",
     "fields",
     "filtering",
     "headers",
@@ -24,6 +23,7 @@ MODULES = [
     "routing",
     "structure",
     "timestamps",
+    "unwrap",
 ]
 
 

@@ -1,0 +1,1 @@
+"""The built-in connectors: FileStream, datagen, JDBC and the change-data-capture sources."""

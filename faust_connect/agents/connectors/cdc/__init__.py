@@ -1,0 +1,1 @@
+"""Change data capture as Debezium does it: shared plumbing, PostgreSQL and MySQL/MariaDB."""

@@ -1,0 +1,1 @@
+"""Debezium's MySQL and MariaDB connectors: the row binlog."""

@@ -1,0 +1,1 @@
+"""Debezium's PostgreSQL connector: pgoutput over a logical replication slot."""

@@ -1,0 +1,1 @@
+"""Confluent's JDBC source and sink, over SQLAlchemy."""

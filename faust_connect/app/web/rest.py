@@ -1,0 +1,331 @@
+"""Kafka Connect's REST API, served by each worker's Faust web server.
+
+Paths, JSON shapes, status codes and the error body (``{"error_code", "message"}``) follow Kafka
+Connect, so its clients and tools work unchanged. Every handler calls ``app.connectors`` (the
+:class:`~faust_connect.app.herder.Herder`).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+
+from faust_connect.app import plugins
+from faust_connect.app.herder import Herder, InitialState
+from faust_connect.app.plugins import mask_config
+from faust_connect.app.web.leader import forward_to_leader
+from faust_connect.connector import connectors
+from faust_connect.exceptions import BadRequest, ConfigError, ConnectError, NotFound
+
+__all__ = ["blueprint", "error_body"]
+
+blueprint = faust.web.Blueprint("connect")
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """Kafka Connect's error body."""
+    return {"error_code": status, "message": message}
+
+
+class ConnectView(View):
+    """A view whose ConnectErrors become Kafka Connect's error responses."""
+
+    async def dispatch(self, request: Any) -> Any:
+        try:
+            if request.method != "GET" and request.path.startswith("/connectors"):
+                answer = await forward_to_leader(self.app, request)  # type: ignore[arg-type]
+                if answer is not None:
+                    status, body, content_type = answer
+                    return self.bytes(body, status=status, content_type=content_type)
+            return await super().dispatch(request)
+        except ConfigError as exc:
+            return self.json(error_body(400, _invalid_message(exc)), status=400)
+        except ConnectError as exc:
+            return self.json(error_body(exc.http_status, str(exc)), status=exc.http_status)
+        except KeyError as exc:  # a missing field in a request body
+            return self.json(error_body(400, f"missing field {exc}"), status=400)
+
+    @property
+    def herder(self) -> Herder:
+        """The worker's connector lifecycle API."""
+        herder: Herder = getattr(self.app, "connectors")  # noqa: B009  # faust types app as AppT
+        return herder
+
+    async def body(self, request: Request) -> Any:
+        """The request's JSON body; 400 if it is not JSON."""
+        try:
+            return await request.json()
+        except ValueError as exc:
+            raise BadRequest(f"Request body is not valid JSON: {exc}") from None
+
+
+def _masked(info: dict[str, Any]) -> dict[str, Any]:
+    """ConnectorInfo with password values and provider references masked (never shown)."""
+    return {**info, "config": mask_config(info["config"])}
+
+
+def _invalid_message(exc: ConfigError) -> str:
+    lines = "\n".join(str(issue) for issue in exc.issues)
+    return (
+        f"Connector configuration is invalid and contains the following {len(exc.issues)} "
+        f"error(s):\n{lines}\nYou can also find the above list of errors at the endpoint "
+        "`/connector-plugins/{connectorType}/config/validate`"
+    )
+
+
+_INITIAL_STATES: dict[str, InitialState] = {
+    "RUNNING": "RUNNING",
+    "PAUSED": "PAUSED",
+    "STOPPED": "STOPPED",
+}
+
+
+def _flag(request: Request, name: str) -> bool:
+    return str(request.query.get(name, "false")).lower() == "true"
+
+
+@blueprint.route("/", name="root")
+class Root(ConnectView):
+    """``GET /``: version information."""
+
+    async def get(self, request: Request) -> Response:
+        return self.json(
+            {"version": version("faust-connect"), "commit": "", "kafka_cluster_id": None}
+        )
+
+
+@blueprint.route("/health", name="health")
+class Health(ConnectView):
+    """``GET /health``."""
+
+    async def get(self, request: Request) -> Response:
+        return self.json(
+            {
+                "status": "healthy",
+                "message": "Worker has completed startup and is ready to handle requests.",
+            }
+        )
+
+
+@blueprint.route("/connectors", name="connectors")
+class Connectors(ConnectView):
+    """``GET /connectors`` (``?expand=status|info``), ``POST /connectors``."""
+
+    async def get(self, request: Request) -> Response:
+        names = self.herder.names()
+        expand = request.query.getall("expand", []) if hasattr(request.query, "getall") else []
+        if not expand:
+            return self.json(names)
+        out: dict[str, Any] = {}
+        for name in names:
+            entry: dict[str, Any] = {}
+            if "status" in expand:
+                entry["status"] = self.herder.status(name)
+            if "info" in expand:
+                entry["info"] = _masked(self.herder.info(name))
+            out[name] = entry
+        return self.json(out)
+
+    async def post(self, request: Request) -> Response:
+        body = await self.body(request)
+        if not isinstance(body, dict) or not body.get("name"):
+            raise BadRequest("Connector name must be given as 'name'")
+        name = str(body["name"])
+        config = body.get("config") or {}
+        initial = _INITIAL_STATES.get(str(body.get("initial_state", "RUNNING")).upper())
+        if initial is None:
+            raise BadRequest(f"Invalid initial state {body.get('initial_state')!r}")
+        info = _masked(await self.herder.create(name, config, initial))
+        return self.json(info, status=201, headers={"Location": f"/connectors/{name}"})
+
+
+@blueprint.route("/connectors/{name}", name="connector")
+class Connector(ConnectView):
+    """``GET`` / ``DELETE /connectors/{name}``."""
+
+    async def get(self, request: Request, name: str) -> Response:
+        return self.json(_masked(self.herder.info(name)))
+
+    async def delete(self, request: Request, name: str) -> Response:
+        await self.herder.delete(name)
+        return self.bytes(b"", status=204)
+
+
+@blueprint.route("/connectors/{name}/config", name="connector-config")
+class ConnectorConfig(ConnectView):
+    """``GET`` / ``PUT`` / ``PATCH /connectors/{name}/config``."""
+
+    async def get(self, request: Request, name: str) -> Response:
+        return self.json(mask_config(self.herder.config(name)))
+
+    async def put(self, request: Request, name: str) -> Response:
+        body = await self.body(request)
+        if not isinstance(body, dict):
+            raise BadRequest("The connector config must be a JSON object")
+        created, info = await self.herder.put_config(name, body)
+        return self.json(_masked(info), status=201 if created else 200)
+
+    async def patch(self, request: Request, name: str) -> Response:
+        body = await self.body(request)
+        if not isinstance(body, dict):
+            raise BadRequest("The config patch must be a JSON object")
+        return self.json(_masked(await self.herder.patch_config(name, body)))
+
+
+@blueprint.route("/connectors/{name}/status", name="connector-status")
+class ConnectorStatus(ConnectView):
+    """``GET /connectors/{name}/status``."""
+
+    async def get(self, request: Request, name: str) -> Response:
+        return self.json(self.herder.status(name))
+
+
+@blueprint.route("/connectors/{name}/tasks", name="connector-tasks")
+class Tasks(ConnectView):
+    """``GET /connectors/{name}/tasks``."""
+
+    async def get(self, request: Request, name: str) -> Response:
+        tasks = self.herder.tasks(name)
+        return self.json([{**t, "config": mask_config(t["config"])} for t in tasks])
+
+
+def _task_id(task: str) -> int:
+    try:
+        return int(task)
+    except ValueError:
+        raise NotFound(f"Task {task} not found") from None
+
+
+@blueprint.route("/connectors/{name}/tasks/{task}/status", name="task-status")
+class TaskStatus(ConnectView):
+    """``GET /connectors/{name}/tasks/{task}/status``."""
+
+    async def get(self, request: Request, name: str, task: str) -> Response:
+        return self.json(self.herder.task_status(name, _task_id(task)))
+
+
+@blueprint.route("/connectors/{name}/tasks/{task}/restart", name="task-restart")
+class TaskRestart(ConnectView):
+    """``POST /connectors/{name}/tasks/{task}/restart``."""
+
+    async def post(self, request: Request, name: str, task: str) -> Response:
+        await self.herder.restart_task(name, _task_id(task))
+        return self.bytes(b"", status=204)
+
+
+@blueprint.route("/connectors/{name}/restart", name="connector-restart")
+class Restart(ConnectView):
+    """``POST /connectors/{name}/restart?includeTasks=&onlyFailed=``."""
+
+    async def post(self, request: Request, name: str) -> Response:
+        state = await self.herder.restart(
+            name,
+            include_tasks=_flag(request, "includeTasks"),
+            only_failed=_flag(request, "onlyFailed"),
+        )
+        if state is None:
+            return self.bytes(b"", status=204)
+        return self.json(state, status=202)
+
+
+def _target_view(action: str, status: int) -> type[ConnectView]:
+    class TargetView(ConnectView):
+        async def put(self, request: Request, name: str) -> Response:
+            await getattr(self.herder, action)(name)
+            return self.bytes(b"", status=status)
+
+    TargetView.__name__ = TargetView.__qualname__ = f"{action.title()}View"
+    TargetView.__doc__ = f"``PUT /connectors/{{name}}/{action}``."
+    return TargetView
+
+
+blueprint.route("/connectors/{name}/pause", name="pause")(_target_view("pause", 202))
+blueprint.route("/connectors/{name}/resume", name="resume")(_target_view("resume", 202))
+blueprint.route("/connectors/{name}/stop", name="stop")(_target_view("stop", 204))
+
+
+@blueprint.route("/connectors/{name}/topics", name="topics")
+class Topics(ConnectView):
+    """``GET /connectors/{name}/topics``: the topics the connector has used."""
+
+    async def get(self, request: Request, name: str) -> Response:
+        return self.json(self.herder.topics(name))
+
+
+@blueprint.route("/connectors/{name}/topics/reset", name="topics-reset")
+class TopicsReset(ConnectView):
+    """``PUT /connectors/{name}/topics/reset``."""
+
+    async def put(self, request: Request, name: str) -> Response:
+        await self.herder.reset_topics(name)
+        return self.bytes(b"", status=202)
+
+
+@blueprint.route("/connectors/{name}/offsets", name="offsets")
+class Offsets(ConnectView):
+    """``GET`` / ``PATCH`` / ``DELETE /connectors/{name}/offsets`` (KIP-875)."""
+
+    async def get(self, request: Request, name: str) -> Response:
+        return self.json(await self.herder.offsets(name))
+
+    async def patch(self, request: Request, name: str) -> Response:
+        body = await self.body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("offsets"), list):
+            raise BadRequest('The body must be {"offsets": [...]}')
+        await self.herder.alter_offsets(name, body["offsets"])
+        return self.json(
+            {"message": "The offsets for this connector have been altered successfully"}
+        )
+
+    async def delete(self, request: Request, name: str) -> Response:
+        await self.herder.reset_offsets(name)
+        return self.json({"message": "The offsets for this connector have been reset successfully"})
+
+
+@blueprint.route("/connector-plugins", name="plugins")
+class Plugins(ConnectView):
+    """``GET /connector-plugins?connectorsOnly=`` (Kafka's default: connectors only)."""
+
+    async def get(self, request: Request) -> Response:
+        only = str(request.query.get("connectorsOnly", "true")).lower() != "false"
+        return self.json(plugins.list_plugins(connectors_only=only))
+
+
+@blueprint.route("/connector-plugins/{plugin}/config", name="plugin-config")
+class PluginConfigView(ConnectView):
+    """``GET /connector-plugins/{plugin}/config``: the plugin's ConfigKeyInfo list."""
+
+    async def get(self, request: Request, plugin: str) -> Response:
+        return self.json(plugins.definitions_for(plugin))
+
+
+@blueprint.route("/connector-plugins/{plugin}/config/validate", name="validate")
+class Validate(ConnectView):
+    """``PUT /connector-plugins/{plugin}/config/validate``: ConfigInfos, 200 even with errors."""
+
+    async def put(self, request: Request, plugin: str) -> Response:
+        config = await self.body(request)
+        if not isinstance(config, dict):
+            raise BadRequest("The connector config must be a JSON object")
+        kind, found = plugins.find_plugin(plugin)
+        if kind not in ("source", "sink"):
+            raise BadRequest(f"{plugin} is a {kind}, not a connector")
+        named = str(config.get("connector.class", "") or "")
+        if named and not _names_plugin(named, plugin):
+            raise BadRequest(
+                f"Included connector type {named} does not match request type {plugin}"
+            )
+        config = {str(k): "" if v is None else str(v) for k, v in config.items()}
+        config.setdefault("connector.class", plugin)
+        issues = self.herder.validate(config)
+        return self.json(plugins.validation_result(found, config, issues))
+
+
+def _names_plugin(named: str, plugin: str) -> bool:
+    simple = named.rsplit(".", 1)[-1]
+    return plugin in (named, simple, simple.removesuffix("Connector")) or (
+        connectors.canonical(named) == connectors.canonical(plugin)
+    )

@@ -1,0 +1,1 @@
+"""Confluent's AvroConverter and plain Avro."""

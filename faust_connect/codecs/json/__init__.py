@@ -1,0 +1,1 @@
+"""Kafka's JsonConverter, with and without the schema envelope."""

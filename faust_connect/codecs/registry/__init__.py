@@ -1,0 +1,1 @@
+"""The Schema Registry: its logic, subject naming and the HTTP client."""
