@@ -161,6 +161,39 @@ def test_bad_requests_get_kafka_connects_400(worker: Worker) -> None:
     assert status == 400 and body["error_code"] == 400
 
 
+@pytest.mark.parametrize("tasks", ["0", "-5"])
+def test_tasks_max_below_one_is_refused(worker: Worker, tasks: str, tmp_path: Path) -> None:
+    config = {
+        "connector.class": "FileStreamSink",
+        "topics": "t",
+        "file": str(tmp_path / "out"),
+        "tasks.max": tasks,
+    }
+    status, body = worker.rest.call("POST", "/connectors", {"name": "few", "config": config})
+    assert status == 400 and "tasks.max" in body["message"], body
+    assert worker.rest.get("/connectors") == []
+
+
+def test_a_config_too_large_for_the_config_topic_is_refused_and_the_worker_goes_on(
+    worker: Worker, tmp_path: Path
+) -> None:
+    # ~900 KB of config, times three task configs: more than the config topic takes.
+    config = {
+        "connector.class": "FileStreamSink",
+        "topics": "t",
+        "file": str(tmp_path / "out"),
+        "tasks.max": "3",
+        "notes": "x" * 900_000,
+    }
+    status, body = worker.rest.call("POST", "/connectors", {"name": "huge", "config": config})
+    assert status == 400 and "too large to store" in body["message"], body
+    assert worker.rest.get("/connectors") == []
+    small = {**config, "notes": "fine", "tasks.max": "1"}
+    status, body = worker.rest.call("POST", "/connectors", {"name": "huge", "config": small})
+    assert status == 201, body
+    worker.rest.call("DELETE", "/connectors/huge")
+
+
 def test_kafka_connect_py_cli_manages_a_connector(worker: Worker, tmp_path: Path) -> None:
     name, topic = f"kc-{_uid()}", f"kc-{_uid()}"
     source = tmp_path / "in.txt"
