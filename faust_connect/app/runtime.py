@@ -162,6 +162,11 @@ class Runtime:
         """Start the reconcile loop (after table recovery)."""
         self._loop_task = asyncio.create_task(self._reconcile_loop(), name="connect-runtime")
 
+    @property
+    def started(self) -> bool:
+        """Whether the reconcile loop runs (the worker has recovered its state)."""
+        return self._loop_task is not None and not self._loop_task.done()
+
     def wake(self) -> None:
         """Reconcile soon (after a config change or a rebalance)."""
         self._wake.set()

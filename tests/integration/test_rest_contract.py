@@ -275,3 +275,26 @@ def test_secrets_and_provider_values_never_leave_in_clear(
     asyncio.run(produce(broker.bootstrap, topic, [(None, b"three")]))
     wait_until(lambda: out.read_text() == "one\ntwo\nthree\n", what="still resolved")
     assert "s3cret-value" not in worker.log()
+
+
+def test_health_says_503_until_a_request_will_be_served(
+    broker: Broker, workers: WorkerFactory, tmp_path: Path
+) -> None:
+    worker = workers.start("tests.apps.worker", bootstrap=broker.bootstrap, wait=False)
+    seen: list[tuple[int, str]] = []
+
+    def healthy() -> bool:
+        try:
+            status, body = worker.rest.call("GET", "/health")
+        except OSError:  # the web server is not listening yet
+            return False
+        seen.append((status, body["status"]))
+        return status == 200
+
+    wait_until(healthy, timeout=90, interval=0.02, what="/health to say 200")
+    # the first moment it says healthy, a write is served (before: 409 "no known leader URL")
+    config = {"connector.class": "FileStreamSink", "topics": "t", "file": str(tmp_path / "o")}
+    status, body = worker.rest.call("POST", "/connectors", {"name": "early", "config": config})
+    assert status == 201, body
+    assert all(s == 503 and word == "starting" for s, word in seen[:-1]), seen
+    print(f"/health answers before healthy: {len(seen) - 1} x 503")

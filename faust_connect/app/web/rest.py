@@ -16,7 +16,7 @@ from faust.web import Request, Response, View
 from faust_connect.app import plugins
 from faust_connect.app.herder import Herder, InitialState
 from faust_connect.app.plugins import mask_config
-from faust_connect.app.web.leader import forward_to_leader
+from faust_connect.app.web.leader import forward_to_leader, leader_url
 from faust_connect.connector import connectors
 from faust_connect.exceptions import BadRequest, ConfigError, ConnectError, NotFound
 
@@ -99,15 +99,22 @@ class Root(ConnectView):
 
 @blueprint.route("/health", name="health")
 class Health(ConnectView):
-    """``GET /health``."""
+    """``GET /health`` (KIP-1017): 200 only once a request will be served, 503 before."""
 
     async def get(self, request: Request) -> Response:
-        return self.json(
-            {
-                "status": "healthy",
-                "message": "Worker has completed startup and is ready to handle requests.",
-            }
-        )
+        runtime = getattr(self.app, "runtime")  # noqa: B009  # faust types app as AppT
+        if not runtime.started:
+            message = "Worker is still starting up."
+        elif leader_url(self.app) is None:  # type: ignore[arg-type]  # our App
+            message = "Worker has not yet joined its group: no leader is known."
+        else:
+            return self.json(
+                {
+                    "status": "healthy",
+                    "message": "Worker has completed startup and is ready to handle requests.",
+                }
+            )
+        return self.json({"status": "starting", "message": message}, status=503)
 
 
 @blueprint.route("/connectors", name="connectors")
