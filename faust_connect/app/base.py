@@ -249,6 +249,8 @@ def _serve_rest_api(app: App) -> None:
 
     manager.add("", prometheus.blueprint)
     manager.add("", dashboard.blueprint)
+    web_app = app.web.web_app  # type: ignore[attr-defined]  # Faust's aiohttp driver
+    web_app.middlewares.append(rest.error_bodies)  # outermost: wraps auth's answers too
     install_auth(app, **auth_options(app.connect_settings))  # no-op without users or tokens
 
 

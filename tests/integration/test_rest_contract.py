@@ -298,3 +298,15 @@ def test_health_says_503_until_a_request_will_be_served(
     assert status == 201, body
     assert all(s == 503 and word == "starting" for s, word in seen[:-1]), seen
     print(f"/health answers before healthy: {len(seen) - 1} x 503")
+
+
+def test_every_error_has_kafka_connects_body(worker: Worker) -> None:
+    rest = worker.rest
+    status, body = rest.call("GET", "/no/such/path")
+    assert (status, body) == (404, {"error_code": 404, "message": "HTTP 404 Not Found"})
+    status, body = rest.call("DELETE", "/connectors")
+    assert status == 405 and body == {"error_code": 405, "message": "HTTP 405 Method Not Allowed"}
+    huge = {"name": "x", "config": {"connector.class": "FileStreamSink", "v": "x" * 8_000_000}}
+    status, body = rest.call("POST", "/connectors", huge)
+    assert status == 413 and body["error_code"] == 413, body
+    assert rest.get("/connectors") == []  # and the worker still answers

@@ -7,10 +7,12 @@ Connect, so its clients and tools work unchanged. Every handler calls ``app.conn
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import version
 from typing import Any
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
 
 from faust_connect.app import plugins
@@ -20,7 +22,9 @@ from faust_connect.app.web.leader import forward_to_leader, leader_url
 from faust_connect.connector import connectors
 from faust_connect.exceptions import BadRequest, ConfigError, ConnectError, NotFound
 
-__all__ = ["blueprint", "error_body"]
+__all__ = ["blueprint", "error_bodies", "error_body"]
+
+logger = logging.getLogger(__name__)
 
 blueprint = faust.web.Blueprint("connect")
 
@@ -28,6 +32,28 @@ blueprint = faust.web.Blueprint("connect")
 def error_body(status: int, message: str) -> dict[str, Any]:
     """Kafka Connect's error body."""
     return {"error_code": status, "message": message}
+
+
+@web.middleware
+async def error_bodies(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every error answer in Kafka Connect's ``{"error_code", "message"}`` shape.
+
+    aiohttp answers an unknown path (404), a wrong method (405) or a body over its limit (413)
+    in plain text, and an exception in a view as a bare 500: those become Kafka Connect's body.
+    """
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        body = error_body(exc.status, f"HTTP {exc.status} {exc.reason}")
+        return web.json_response(body, status=exc.status, headers=headers)
+    except Exception as exc:  # a view's bug must not leave the client without an answer
+        logger.exception("%s %s failed", request.method, request.path)
+        body = error_body(500, f"{type(exc).__name__}: {exc}")
+        return web.json_response(body, status=500)
 
 
 class ConnectView(View):
