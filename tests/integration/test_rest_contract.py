@@ -9,6 +9,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -310,3 +311,24 @@ def test_every_error_has_kafka_connects_body(worker: Worker) -> None:
     status, body = rest.call("POST", "/connectors", huge)
     assert status == 413 and body["error_code"] == 413, body
     assert rest.get("/connectors") == []  # and the worker still answers
+
+
+def test_metrics_carry_connector_and_task_state_to_alert_on(
+    broker: Broker, worker: Worker, tmp_path: Path
+) -> None:
+    topic = f"boom-{_uid()}"
+    strings = {"value.converter": "org.apache.kafka.connect.storage.StringConverter"}
+    worker.rest.create(
+        "exploding", {"connector.class": "ExplodingSink", "topics": topic, **strings}
+    )
+    asyncio.run(produce(broker.bootstrap, topic, [(None, b"fine"), (None, b"boom")]))
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"{worker.url}/metrics", timeout=10) as response:
+            return str(response.read().decode())
+
+    failed = 'faust_connect_task_status{connector="exploding",task="0",state="FAILED"} 1'
+    wait_until(lambda: failed in scrape(), timeout=60, what="the FAILED task in /metrics")
+    text = scrape()
+    assert 'faust_connect_task_status{connector="exploding",task="0",state="RUNNING"} 0' in text
+    assert 'faust_connect_connector_status{connector="exploding",state="RUNNING"} 1' in text

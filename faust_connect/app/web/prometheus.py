@@ -18,14 +18,14 @@ dashboard of any worker fetches to show the tasks running elsewhere.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import faust
 from aiohttp import web
 from faust.web import Request, Response, View
 
-__all__ = ["CONTENT_TYPE", "TASK_METRICS", "blueprint", "render"]
+__all__ = ["CONTENT_TYPE", "STATES", "TASK_METRICS", "blueprint", "render"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "faust_connect"
@@ -161,13 +161,62 @@ def _faust_families(out: _Text, monitor: Any) -> None:
         )
 
 
-def render(tasks: list[dict[str, Any]], *, monitor: Any = None) -> str:
-    """The Prometheus text for task snapshots and (optionally) a Faust monitor."""
+#: Kafka Connect's states: each unit has one series per state, 1 for the one it is in.
+STATES = ("UNASSIGNED", "RUNNING", "PAUSED", "STOPPED", "FAILED", "RESTARTING")
+
+
+def _state_families(out: _Text, units: list[tuple[str, int | None, str]]) -> None:
+    """``connector_status`` and ``task_status`` (Kafka Connect's ``connector-status`` and
+    ``task-status``), as Prometheus state sets: alert on ``faust_connect_task_status{state="FAILED"} == 1``.
+    """
+    connectors = [(c, s) for c, t, s in units if t is None]
+    tasks = [(c, t, s) for c, t, s in units if t is not None]
+    out.family(
+        "connector_status",
+        "gauge",
+        "1 for the state a connector reported from this worker is in, else 0.",
+        (({"connector": c, "state": st}, int(s == st)) for c, s in connectors for st in STATES),
+    )
+    out.family(
+        "task_status",
+        "gauge",
+        "1 for the state a task reported from this worker is in, else 0.",
+        (
+            ({"connector": c, "task": t, "state": st}, int(s == st))
+            for c, t, s in tasks
+            for st in STATES
+        ),
+    )
+
+
+def render(
+    tasks: list[dict[str, Any]],
+    *,
+    monitor: Any = None,
+    units: Sequence[tuple[str, int | None, str]] = (),
+) -> str:
+    """The Prometheus text for task snapshots, unit states and (optionally) a Faust monitor."""
     out = _Text()
     _task_families(out, tasks)
+    _state_families(out, list(units))
     if monitor is not None and hasattr(monitor, "asdict"):
         _faust_families(out, monitor)
     return "\n".join(out.lines) + "\n"
+
+
+def _own_units(app: Any) -> list[tuple[str, int | None, str]]:
+    """``(connector, task or None, state)`` of every status this worker reported."""
+    configs, statuses = getattr(app, "configs", None), getattr(app, "statuses", None)
+    settings = getattr(app, "connect_settings", None)
+    if configs is None or statuses is None or settings is None:
+        return []
+    out: list[tuple[str, int | None, str]] = []
+    for state in configs.all():
+        for task in (None, *range(len(state.tasks))):
+            status = statuses.get(state.name, task)
+            if status is not None and status.worker_id == settings.worker_id:
+                out.append((state.name, task, status.state))
+    return out
 
 
 def _runtime_tasks(app: Any) -> list[dict[str, Any]]:
@@ -180,7 +229,9 @@ class Metrics(View):
     """``GET /metrics``: Prometheus text."""
 
     async def get(self, request: Request) -> Response:
-        body = render(_runtime_tasks(self.app), monitor=self.app.monitor)
+        body = render(
+            _runtime_tasks(self.app), monitor=self.app.monitor, units=_own_units(self.app)
+        )
         # aiohttp refuses a charset in ``content_type``; the header is set whole instead
         response = web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})
         return cast(Response, response)
