@@ -67,11 +67,6 @@ class ConnectorConfig(PluginConfig, extra="ignore"):
     errors_deadletterqueue_context_headers_enable: bool = False
 
 
-#: The largest connector record the config topic takes: Kafka's default ``max.request.size`` and
-#: ``message.max.bytes`` are 1 MiB, and the record's key and batch framing need room too.
-MAX_CONFIG_RECORD = 1_000_000
-
-
 class Herder:
     """Connector lifecycle on one worker; every worker can take every request."""
 
@@ -235,18 +230,6 @@ class Herder:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def _store(self, state: ConnectorState) -> None:
-        # Refused before anything is stored: a record the config topic cannot take would fail
-        # in the producer after the request was answered.
-        size = len(state.to_json())
-        if size > MAX_CONFIG_RECORD:
-            raise BadRequest(
-                f"Connector {state.name} is too large to store: its config and task configs "
-                f"take {size:,} bytes, the config topic takes records of up to "
-                f"{MAX_CONFIG_RECORD:,} bytes"
-            )
-        self.app.configs.put(state)
-
     async def create(
         self, name: str, config: Mapping[str, str], initial_state: InitialState = "RUNNING"
     ) -> dict[str, Any]:
@@ -259,7 +242,7 @@ class Herder:
                 raise Conflict(f"Connector {name} already exists")
             target = _TARGET[initial_state]
             tasks = () if target == "STOPPED" else self._task_configs(checked)
-            self._store(ConnectorState(name, checked, target, tasks))  # type: ignore[arg-type]
+            self.app.configs.put(ConnectorState(name, checked, target, tasks))  # type: ignore[arg-type]
         self.app.runtime.wake()
         return self.info(name)
 
@@ -276,10 +259,12 @@ class Herder:
         async with self._lock:
             current = self.app.configs.get(name)
             if current is None:
-                self._store(ConnectorState(name, checked, "STARTED", self._task_configs(checked)))
+                self.app.configs.put(
+                    ConnectorState(name, checked, "STARTED", self._task_configs(checked))
+                )
             else:
                 tasks = () if current.target == "STOPPED" else self._task_configs(checked)
-                self._store(
+                self.app.configs.put(
                     current.replace(config=checked, tasks=tasks, generation=current.generation + 1)
                 )
         self.app.runtime.wake()
@@ -315,7 +300,7 @@ class Herder:
             elif state.target == "STOPPED":
                 changes["tasks"] = self._task_configs(state.config)
                 changes["generation"] = state.generation + 1
-            self._store(state.replace(**changes))
+            self.app.configs.put(state.replace(**changes))
         self.app.runtime.wake()
 
     async def pause(self, name: str) -> None:
@@ -350,7 +335,7 @@ class Herder:
             restarts = dict(state.task_restarts)
             for task in tasks:
                 restarts[task] = restarts.get(task, 0) + 1
-            self._store(
+            self.app.configs.put(
                 state.replace(
                     restart=state.restart + (1 if restart_connector else 0),
                     task_restarts=restarts,
@@ -374,7 +359,7 @@ class Herder:
                 raise NotFound(f"Task {name}-{task} not found")
             restarts = dict(state.task_restarts)
             restarts[task] = restarts.get(task, 0) + 1
-            self._store(state.replace(task_restarts=restarts))
+            self.app.configs.put(state.replace(task_restarts=restarts))
         self.app.runtime.wake()
 
     async def alter_offsets(self, name: str, offsets: list[Mapping[str, Any]]) -> None:

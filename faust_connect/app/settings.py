@@ -88,16 +88,6 @@ JAVA_ONLY_KEYS = frozenset(
         "sasl.kerberos.service.name",
     }
 )
-#: Keys whose values are secrets (never shown).
-SECRET_KEYS = frozenset(
-    {
-        "sasl.jaas.config",
-        "ssl.truststore.password",
-        "ssl.keystore.password",
-        "ssl.key.password",
-        "ssl.keystore.key",
-    }
-)
 
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 SIMPLE_HEADER_CONVERTER = "org.apache.kafka.connect.storage.SimpleHeaderConverter"

@@ -34,6 +34,7 @@ from faust.types import TP
 
 from faust_connect.agents.runtime.offsets import offset_key, parse_offset_key
 from faust_connect.app.settings import WorkerSettings
+from faust_connect.exceptions import BadRequest
 
 if TYPE_CHECKING:
     from faust_connect.app.clients import Clients
@@ -298,6 +299,11 @@ class ConnectorState:
         return dataclasses.replace(self, **changes)
 
 
+#: The largest connector record the config topic takes: Kafka's default ``max.request.size`` and
+#: ``message.max.bytes`` are 1 MiB, and the record's key and batch framing need room too.
+MAX_CONFIG_RECORD = 1_000_000
+
+
 class ConfigStore:
     """Connector configs and target states."""
 
@@ -330,8 +336,19 @@ class ConfigStore:
         return state
 
     def put(self, state: ConnectorState) -> None:
-        """Store (create or replace) a connector."""
-        self.table[self.PREFIX + state.name.encode()] = state.to_json()
+        """Store (create or replace) a connector; BadRequest if the topic cannot take it.
+
+        Checked here, before anything is stored: a record larger than the config topic takes
+        would fail in the producer after the request that made it was answered.
+        """
+        data = state.to_json()
+        if len(data) > MAX_CONFIG_RECORD:
+            raise BadRequest(
+                f"Connector {state.name} is too large to store: its config and task configs "
+                f"take {len(data):,} bytes, the config topic takes records of up to "
+                f"{MAX_CONFIG_RECORD:,} bytes"
+            )
+        self.table[self.PREFIX + state.name.encode()] = data
 
     def delete(self, name: str) -> None:
         """Forget a connector (its offsets stay, as in Kafka Connect)."""
