@@ -155,3 +155,31 @@ class WorkerFactory:
         """Stop every worker this factory started."""
         for worker in self.started:
             worker.stop()
+
+
+def counting_pipeline(
+    rest: Rest, topic: str, out: Path, total: int, converters: Mapping[str, str], **source: str
+) -> Callable[[], list[str]]:
+    """A CountingSource of ``total`` numbers into ``topic`` (50 every 20 ms, ``source`` keys
+    added) and a FileStreamSink of it into ``out``; returns a reader of ``out``'s lines."""
+    rest.create(
+        "numbers",
+        {
+            "connector.class": "CountingSource",
+            "topic": topic,
+            "count": str(total),
+            "poll.delay.ms": "20",
+            "batch.size": "50",
+            **source,
+            **converters,
+        },
+    )
+    rest.create(
+        "numbers-out",
+        {"connector.class": "FileStreamSink", "topics": topic, "file": str(out), **converters},
+    )
+
+    def lines() -> list[str]:
+        return out.read_text().splitlines() if out.exists() else []
+
+    return lines

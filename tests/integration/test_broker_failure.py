@@ -16,7 +16,7 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.structs import TopicPartition
 
 from tests.kafka_server import KafkaCluster
-from tests.workers import WorkerFactory, wait_until
+from tests.workers import WorkerFactory, counting_pipeline, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -44,25 +44,8 @@ def test_killing_the_partition_leader_mid_stream_loses_no_record(
 ) -> None:
     topic, out, total = f"numbers-{uuid.uuid4().hex[:8]}", tmp_path / "out.txt", 20_000
     worker = workers.start("tests.apps.worker", bootstrap=kafka_cluster.bootstrap, env=REPLICATED)
-    worker.rest.create(
-        "numbers",
-        {
-            "connector.class": "CountingSource",
-            "topic": topic,
-            "count": str(total),
-            "poll.delay.ms": "20",
-            "batch.size": "50",
-            "topic.creation.default.replication.factor": "3",
-            **STRINGS,
-        },
-    )
-    worker.rest.create(
-        "numbers-out",
-        {"connector.class": "FileStreamSink", "topics": topic, "file": str(out), **STRINGS},
-    )
-
-    def lines() -> list[str]:
-        return out.read_text().splitlines() if out.exists() else []
+    replicated = {"topic.creation.default.replication.factor": "3"}
+    lines = counting_pipeline(worker.rest, topic, out, total, STRINGS, **replicated)
 
     wait_until(lambda: len(lines()) >= 3000, timeout=90, what="the stream to be under way")
     leader = asyncio.run(_leader(kafka_cluster.bootstrap, topic))

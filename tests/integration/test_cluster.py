@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import Broker
 from tests.kafka import consume
 from tests.rest import Rest
-from tests.workers import Worker, WorkerFactory, wait_until
+from tests.workers import Worker, WorkerFactory, counting_pipeline, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -134,24 +134,7 @@ def test_kill_9_mid_stream_loses_no_record(
     group, topic, out = f"kill-{_uid()}", f"numbers-{_uid()}", tmp_path / "out.txt"
     total = 20_000
     worker = _start(workers, broker, group)
-    worker.rest.create(
-        "numbers",
-        {
-            "connector.class": "CountingSource",
-            "topic": topic,
-            "count": str(total),
-            "poll.delay.ms": "20",
-            "batch.size": "50",
-            **PLAIN,
-        },
-    )
-    worker.rest.create(
-        "numbers-out",
-        {"connector.class": "FileStreamSink", "topics": topic, "file": str(out), **PLAIN},
-    )
-
-    def lines() -> list[str]:
-        return out.read_text().splitlines() if out.exists() else []
+    lines = counting_pipeline(worker.rest, topic, out, total, PLAIN)
 
     wait_until(lambda: len(lines()) >= 4000, timeout=60, what="the stream to be under way")
     worker.kill()
