@@ -183,16 +183,9 @@ class Clients:
         self._security_cache: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         worker = {"security.protocol": settings.security_protocol, **settings.security_options()}
         self._worker_security = worker
-        issues: list[ConfigIssue] = []
-        self._kinds: dict[Kind, dict[str, str]] = {}
-        for kind in KINDS:
-            raw = settings.prefixed(f"{kind}.")
-            self._kinds[kind] = raw
-            issues.extend(self.issues(kind, raw, prefix=f"{kind}."))
-        try:
-            self.security()
-        except WorkerConfigError as exc:
-            issues[:0] = exc.issues
+        self._kinds: dict[Kind, dict[str, str]] = {k: settings.prefixed(f"{k}.") for k in KINDS}
+        self.security()  # first: the kinds' security builds on the worker's
+        issues = [i for k in KINDS for i in self.issues(k, self._kinds[k], prefix=f"{k}.")]
         if issues:
             raise WorkerConfigError(issues)
 
@@ -359,11 +352,7 @@ class Clients:
         unreachable brokers are tried again until ``timeout``. aiokafka's own bootstrap reports
         every such failure as "Unable to bootstrap", so one connection is opened by hand here.
         """
-        options = {k: v for k, v in self.options("admin").items() if k != "bootstrap_servers"}
-        options.pop("client_id", None)
-        options.pop("metadata_max_age_ms", None)
-        options.pop("retry_backoff_ms", None)
-        options.pop("connections_max_idle_ms", None)
+        options = self.security({k: v for k, v in self._kinds["admin"].items() if _is_security(k)})
         deadline = time.monotonic() + timeout
         while True:
             reasons = []
@@ -371,7 +360,7 @@ class Clients:
                 host, _, port = server.rpartition(":")
                 try:
                     conn = await asyncio.wait_for(
-                        create_conn(host, int(port), **{"request_timeout_ms": 10000, **options}),
+                        create_conn(host, int(port), request_timeout_ms=10000, **options),
                         timeout=15,
                     )
                 except (
