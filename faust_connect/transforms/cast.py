@@ -16,25 +16,25 @@ import base64
 import datetime as dt
 import decimal
 import struct
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from pydantic import Field, field_validator
 
 from faust_connect.config import CommaList
-from faust_connect.data import Schema, Struct, Type
+from faust_connect.data import Schema, Type
 from faust_connect.records import ConnectRecord
 from faust_connect.transforms._util import (
+    NULL_DEFAULT_DOC,
     SchemaCache,
+    StructMapTransform,
     TargetConfig,
-    filled_values,
+    Values,
     rebuild_struct_schema,
 )
-from faust_connect.transforms.base import PartTransform, StructValuesFn
+from faust_connect.transforms.base import StructValuesFn
 
 __all__ = ["Cast", "cast_value"]
-
-R = TypeVar("R", bound=ConnectRecord)
 
 _TARGETS = {
     t.value: t
@@ -49,7 +49,6 @@ _TARGETS = {
         Type.STRING,
     )
 }
-_BITS = {Type.INT8: 8, Type.INT16: 16, Type.INT32: 32, Type.INT64: 64}
 _CASTABLE = {*_TARGETS.values(), Type.BYTES}
 
 
@@ -146,9 +145,7 @@ class CastConfig(TargetConfig):
         description="field:type pairs (f:int32,g:string), or one type for the whole key/value.",
         min_length=1,
     )
-    replace_null_with_default: bool = Field(
-        True, description="Use a field's default value when the field is null (Kafka 4.0)."
-    )
+    replace_null_with_default: bool = Field(True, description=NULL_DEFAULT_DOC)
 
     @field_validator("spec")
     @classmethod
@@ -166,11 +163,16 @@ class CastConfig(TargetConfig):
         return spec
 
 
-class Cast(PartTransform):
+#: What a failed cast raises; Cast reports them as its TransformError.
+_CAST_ERRORS = (ValueError, TypeError, decimal.InvalidOperation)
+
+
+class Cast(StructMapTransform):
     """Cast fields (or the whole key/value) to other primitive types."""
 
     Config = CastConfig
     config: CastConfig
+    action = "field casting"
 
     def configure(self) -> None:
         casts: dict[str, Type] = {}
@@ -189,45 +191,33 @@ class Cast(PartTransform):
         self, record: ConnectRecord, schema: Schema | None, value: Any
     ) -> tuple[Schema | None, Any]:
         """The key or value (or its fields) cast."""
-        if value is None:
-            return schema, value
+        if self._whole is None or value is None:
+            return super().apply_part(record, schema, value)
         try:
-            if self._whole is not None:
-                new_schema = (
-                    None if schema is None else self._schemas.get_or(schema, self._cast_schema)
-                )
-                return new_schema, cast_value(value, self._whole)
-            if schema is None:
-                if not isinstance(value, Mapping):
-                    raise self.fail(
-                        f"schemaless field casting needs a map, not {type(value).__name__}"
-                    )
-                casts = self._casts
-                return None, {
-                    k: cast_value(v, casts[k]) if k in casts else v for k, v in value.items()
-                }
-            if not isinstance(value, Struct):
-                raise self.fail(f"field casting needs a struct, not {type(value).__name__}")
-        except (ValueError, TypeError, decimal.InvalidOperation) as exc:
+            new_schema = None if schema is None else self._schemas.get_or(schema, self._cast_schema)
+            return new_schema, cast_value(value, self._whole)
+        except _CAST_ERRORS as exc:
             raise self.fail(str(exc)) from exc
-        new_schema, values = self._on_values(record, schema, value.values(), value.schema)
-        return new_schema, Struct.trusted(new_schema, values)
 
     def values_path(self) -> StructValuesFn | None:
         """The struct case on values (see PartTransform); none when casting the whole part."""
-        return None if self._whole is not None else self._on_values
+        return None if self._whole is not None else self.on_values
 
-    def _on_values(
-        self,
-        record: ConnectRecord,
-        schema: Schema,
-        values: Sequence[Any],
-        struct_schema: Schema | None = None,
+    def on_map(self, record: ConnectRecord, value: Mapping[str, Any]) -> dict[str, Any]:
+        """The map with its fields cast."""
+        casts = self._casts
+        try:
+            return {k: cast_value(v, casts[k]) if k in casts else v for k, v in value.items()}
+        except _CAST_ERRORS as exc:
+            raise self.fail(str(exc)) from exc
+
+    def on_values(
+        self, record: ConnectRecord, schema: Schema, values: Values, fields: Schema | None = None
     ) -> tuple[Schema, list[Any]]:
+        """The struct with its fields cast."""
         try:
             new_schema = self._schemas.get_or(schema, self._cast_schema)
-            fields = schema if struct_schema is None else struct_schema
-            filled = filled_values(fields, values, self.config.replace_null_with_default)
+            fields, filled = self.filled(schema, values, fields)
             if fields is schema:  # the output fields are the input's, in order
                 if len(filled) != len(schema.fields):
                     raise ValueError(f"{len(filled)} values for {len(schema.fields)} fields")
@@ -242,7 +232,7 @@ class Cast(PartTransform):
                 else current[f.name]
                 for f in new_schema.fields
             ]
-        except (ValueError, TypeError, decimal.InvalidOperation) as exc:
+        except _CAST_ERRORS as exc:
             raise self.fail(str(exc)) from exc
 
     def _cast_types(self, new_schema: Schema) -> list[tuple[int, Type]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import Field, field_validator
@@ -31,26 +31,21 @@ from faust_connect.data import (
 )
 from faust_connect.records import ConnectRecord, SinkRecord
 from faust_connect.transforms._util import (
+    NULL_DEFAULT_DOC,
     SchemaCache,
+    StructMapTransform,
     TargetConfig,
-    filled_values,
-    part_of,
+    Values,
+    describe,
     rebuild_struct_schema,
     struct_values,
-    with_part,
 )
-from faust_connect.transforms.base import PartTransform, StructValuesFn, Transform
+from faust_connect.transforms.base import Transform
 
 __all__ = ["InsertField", "MaskField", "ReplaceField", "ValueToKey"]
 
 R = TypeVar("R", bound=ConnectRecord)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_NULL_DEFAULT_DOC = "Use a field's default value when the field is null (Kafka 4.0)."
-
-
-def _describe(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
 
 # -- InsertField ------------------------------------------------------------------------------
 
@@ -64,7 +59,7 @@ class InsertFieldConfig(TargetConfig):
     timestamp_field: str | None = Field(None, description="Field name for the record timestamp.")
     static_field: str | None = Field(None, description="Field name for a static data field.")
     static_value: str | None = Field(None, description="The static value for static.field.")
-    replace_null_with_default: bool = Field(True, description=_NULL_DEFAULT_DOC)
+    replace_null_with_default: bool = Field(True, description=NULL_DEFAULT_DOC)
 
 
 def _field_spec(spec: str | None) -> tuple[str, bool] | None:
@@ -75,7 +70,7 @@ def _field_spec(spec: str | None) -> tuple[str, bool] | None:
     return spec.removesuffix("?"), True
 
 
-class InsertField(PartTransform):
+class InsertField(StructMapTransform):
     """Insert the record's topic, partition, offset, timestamp and/or a static value as fields.
 
     Tombstones (null key/value) pass unchanged. Timestamps are Timestamp (``datetime``) values
@@ -84,6 +79,7 @@ class InsertField(PartTransform):
 
     Config = InsertFieldConfig
     config: InsertFieldConfig
+    action = "field insertion"
 
     def configure(self) -> None:
         c = self.config
@@ -133,38 +129,19 @@ class InsertField(PartTransform):
             out.append(value)
         return out
 
-    def apply_part(
-        self, record: ConnectRecord, schema: Schema | None, value: Any
-    ) -> tuple[Schema | None, Any]:
-        """The key or value with the configured fields added."""
-        if value is None:
-            return schema, value
-        if schema is None:
-            if not isinstance(value, Mapping):
-                raise self.fail(f"schemaless field insertion needs a map, not {_describe(value)}")
-            updated = dict(value)
-            for (_, name, _), new in zip(self._fields, self._values(record, True), strict=True):
-                updated[name] = new
-            return None, updated
-        if not isinstance(value, Struct):
-            raise self.fail(f"field insertion needs a struct, not {_describe(value)}")
-        new_schema, values = self._on_values(record, schema, value.values(), value.schema)
-        return new_schema, Struct.trusted(new_schema, values)
+    def on_map(self, record: ConnectRecord, value: Mapping[str, Any]) -> dict[str, Any]:
+        """The map with the configured fields added."""
+        updated = dict(value)
+        for (_, name, _), new in zip(self._fields, self._values(record, True), strict=True):
+            updated[name] = new
+        return updated
 
-    def values_path(self) -> StructValuesFn:
-        """The struct case on values (see PartTransform)."""
-        return self._on_values
-
-    def _on_values(
-        self,
-        record: ConnectRecord,
-        schema: Schema,
-        values: Sequence[Any],
-        struct_schema: Schema | None = None,
+    def on_values(
+        self, record: ConnectRecord, schema: Schema, values: Values, fields: Schema | None = None
     ) -> tuple[Schema, list[Any]]:
+        """The struct with the configured fields added."""
         new_schema = self._schemas.get_or(schema, self._new_schema)
-        fields = schema if struct_schema is None else struct_schema
-        out = list(filled_values(fields, values, self.config.replace_null_with_default))
+        out = list(self.filled(schema, values, fields)[1])
         out.extend(self._values(record, False))
         return new_schema, out
 
@@ -185,7 +162,7 @@ class ReplaceFieldConfig(TargetConfig):
     renames: CommaList = Field((), description="Renames as old:new pairs, e.g. foo:c1,bar:c2.")
     blacklist: CommaList = Field((), description="Deprecated alias of exclude.")
     whitelist: CommaList = Field((), description="Deprecated alias of include.")
-    replace_null_with_default: bool = Field(True, description=_NULL_DEFAULT_DOC)
+    replace_null_with_default: bool = Field(True, description=NULL_DEFAULT_DOC)
 
     @field_validator("renames")
     @classmethod
@@ -197,11 +174,12 @@ class ReplaceFieldConfig(TargetConfig):
         return renames
 
 
-class ReplaceField(PartTransform):
+class ReplaceField(StructMapTransform):
     """Drop, keep and rename fields; excluded fields go, then included ones stay, then renames."""
 
     Config = ReplaceFieldConfig
     config: ReplaceFieldConfig
+    action = "field replacement"
 
     def configure(self) -> None:
         c = self.config
@@ -214,36 +192,17 @@ class ReplaceField(PartTransform):
     def _keep(self, name: str) -> bool:
         return name not in self._exclude and (not self._include or name in self._include)
 
-    def apply_part(
-        self, record: ConnectRecord, schema: Schema | None, value: Any
-    ) -> tuple[Schema | None, Any]:
-        """The key or value with its fields filtered and renamed."""
-        if value is None:
-            return schema, value
-        if schema is None:
-            if not isinstance(value, Mapping):
-                raise self.fail(f"schemaless field replacement needs a map, not {_describe(value)}")
-            rename, keep = self._renames.get, self._keep
-            return None, {rename(k, k): v for k, v in value.items() if keep(k)}
-        if not isinstance(value, Struct):
-            raise self.fail(f"field replacement needs a struct, not {_describe(value)}")
-        new_schema, values = self._on_values(record, schema, value.values(), value.schema)
-        return new_schema, Struct.trusted(new_schema, values)
+    def on_map(self, record: ConnectRecord, value: Mapping[str, Any]) -> dict[str, Any]:
+        """The map with its fields filtered and renamed."""
+        rename, keep = self._renames.get, self._keep
+        return {rename(k, k): v for k, v in value.items() if keep(k)}
 
-    def values_path(self) -> StructValuesFn:
-        """The struct case on values (see PartTransform)."""
-        return self._on_values
-
-    def _on_values(
-        self,
-        record: ConnectRecord,
-        schema: Schema,
-        values: Sequence[Any],
-        struct_schema: Schema | None = None,
+    def on_values(
+        self, record: ConnectRecord, schema: Schema, values: Values, fields: Schema | None = None
     ) -> tuple[Schema, list[Any]]:
+        """The struct with its fields filtered and renamed."""
         new_schema, indices = self._plans.get_or(schema, self._plan)
-        fields = schema if struct_schema is None else struct_schema
-        current = filled_values(fields, values, self.config.replace_null_with_default)
+        current = self.filled(schema, values, fields)[1]
         return new_schema, [current[i] for i in indices]
 
     def _plan(self, schema: Schema) -> tuple[Schema, list[int]]:
@@ -264,7 +223,7 @@ class MaskFieldConfig(TargetConfig):
     replacement: str | None = Field(
         None, description="Custom replacement for numbers and strings; default: an empty value."
     )
-    replace_null_with_default: bool = Field(True, description=_NULL_DEFAULT_DOC)
+    replace_null_with_default: bool = Field(True, description=NULL_DEFAULT_DOC)
 
 
 _INT_RANGES = {
@@ -275,7 +234,7 @@ _INT_RANGES = {
 }
 
 
-class MaskField(Transform):
+class MaskField(StructMapTransform):
     """Replace fields with their type's empty value (0, False, "", epoch, []), or a replacement.
 
     Null fields stay null. A custom replacement applies to numbers and strings only. As in Kafka,
@@ -284,6 +243,7 @@ class MaskField(Transform):
 
     Config = MaskFieldConfig
     config: MaskFieldConfig
+    action = "masking"
 
     def configure(self) -> None:
         self._fields = frozenset(self.config.fields)
@@ -330,29 +290,25 @@ class MaskField(Transform):
             f"cannot mask field {name!r} of type {type(value).__name__} with a custom replacement"
         )
 
-    def apply(self, record: R) -> R | None:
-        """The record with the configured fields of its key or value masked."""
-        target = self.config.target
-        schema, value = part_of(record, target)
-        if value is None:
-            return record
-        if schema is None:
-            if not isinstance(value, Mapping):
-                raise self.fail(f"schemaless masking needs a map, not {_describe(value)}")
-            updated = dict(value)
-            for name in self.config.fields:  # like Kafka, a missing field is added as null
-                updated[name] = self._masked(value.get(name), name, None)
-            return with_part(record, target, None, updated)
-        if not isinstance(value, Struct):
-            raise self.fail(f"masking needs a struct, not {_describe(value)}")
-        current = struct_values(value, self.config.replace_null_with_default)
-        values = [
+    def on_map(self, record: ConnectRecord, value: Mapping[str, Any]) -> dict[str, Any]:
+        """The map with the configured fields masked."""
+        updated = dict(value)
+        for name in self.config.fields:  # like Kafka, a missing field is added as null
+            updated[name] = self._masked(value.get(name), name, None)
+        return updated
+
+    def on_values(
+        self, record: ConnectRecord, schema: Schema, values: Values, fields: Schema | None = None
+    ) -> tuple[Schema, list[Any]]:
+        """The struct with the configured fields masked."""
+        fields, filled = self.filled(schema, values, fields)
+        current = dict(zip((f.name for f in fields.fields), filled, strict=True))
+        return schema, [
             self._masked(current[f.name], f.name, f.schema)
             if f.name in self._fields
             else current[f.name]
             for f in schema.fields
         ]
-        return with_part(record, target, schema, Struct.trusted(schema, values))
 
 
 # -- ValueToKey -------------------------------------------------------------------------------
@@ -362,7 +318,7 @@ class ValueToKeyConfig(PluginConfig):
     """Keys of ValueToKey (it always reads the value and writes the key)."""
 
     fields: CommaList = Field(description="Value fields to copy into the key.", min_length=1)
-    replace_null_with_default: bool = Field(True, description=_NULL_DEFAULT_DOC)
+    replace_null_with_default: bool = Field(True, description=NULL_DEFAULT_DOC)
 
 
 class ValueToKey(Transform):
@@ -380,10 +336,10 @@ class ValueToKey(Transform):
         value = record.value
         if record.value_schema is None:
             if not isinstance(value, Mapping):
-                raise self.fail(f"schemaless copy to key needs a map value, not {_describe(value)}")
+                raise self.fail(f"schemaless copy to key needs a map value, not {describe(value)}")
             return record.replace(key_schema=None, key={f: value.get(f) for f in fields})
         if not isinstance(value, Struct):
-            raise self.fail(f"copy to key needs a struct value, not {_describe(value)}")
+            raise self.fail(f"copy to key needs a struct value, not {describe(value)}")
         key_schema = self._schemas.get_or(value.schema, self._key_schema)
         current = struct_values(value, self.config.replace_null_with_default)
         key = Struct.trusted(key_schema, [current[f] for f in fields])

@@ -12,12 +12,13 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from faust_connect.config import PluginConfig
 from faust_connect.records import ConnectRecord
+from faust_connect.transforms._util import parsed_by
 from faust_connect.transforms.base import Predicate, Transform
 from faust_connect.transforms.routing import java_regex
 
@@ -37,13 +38,9 @@ class Filter(Transform):
 class TopicNameMatchesConfig(PluginConfig):
     """Keys of TopicNameMatches."""
 
-    pattern: str = Field(description="Regular expression the whole topic name must match.")
-
-    @field_validator("pattern")
-    @classmethod
-    def _check(cls, pattern: str) -> str:
-        java_regex(pattern)
-        return pattern
+    pattern: Annotated[str, parsed_by(java_regex)] = Field(
+        description="Regular expression the whole topic name must match."
+    )
 
 
 class TopicNameMatches(Predicate):

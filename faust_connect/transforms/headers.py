@@ -28,12 +28,13 @@ from faust_connect.data import (
 )
 from faust_connect.records import ConnectRecord, Header, Headers
 from faust_connect.transforms._util import (
+    NULL_DEFAULT_DOC,
     SchemaCache,
     TargetConfig,
+    describe,
     part_of,
     rebuild_struct_schema,
     struct_values,
-    with_part,
 )
 from faust_connect.transforms.base import Transform
 
@@ -101,9 +102,7 @@ class HeaderFromConfig(TargetConfig):
     operation: Literal["move", "copy"] = Field(
         description="move removes the fields from the key/value; copy keeps them."
     )
-    replace_null_with_default: bool = Field(
-        True, description="Use a field's default value when the field is null (Kafka 4.0)."
-    )
+    replace_null_with_default: bool = Field(True, description=NULL_DEFAULT_DOC)
 
     @field_validator("headers")
     @classmethod
@@ -136,7 +135,7 @@ class HeaderFrom(Transform):
         added: list[Header] = []
         if schema is None:
             if not isinstance(value, Mapping):
-                raise self.fail(f"schemaless header copy needs a map, not {type(value).__name__}")
+                raise self.fail(f"schemaless header copy needs a map, not {describe(value)}")
             for field, header in self._pairs:
                 added.append(Header(header, value.get(field)))
             if self._move:
@@ -144,7 +143,7 @@ class HeaderFrom(Transform):
                 value = {k: v for k, v in value.items() if k not in moved}
         else:
             if not isinstance(value, Struct):
-                raise self.fail(f"header copy needs a struct, not {type(value).__name__}")
+                raise self.fail(f"header copy needs a struct, not {describe(value)}")
             current = struct_values(value, self.config.replace_null_with_default)
             for field, header in self._pairs:
                 field_def = schema.field(field)
@@ -155,7 +154,7 @@ class HeaderFrom(Transform):
                 schema = self._schemas.get_or(schema, self._without_fields)
                 value = Struct.trusted(schema, [current[f.name] for f in schema.fields])
         record = record.replace(headers=Headers((*record.headers, *added)))
-        return with_part(record, target, schema, value)
+        return record.with_part(target, schema, value)
 
     def _without_fields(self, schema: Schema) -> Schema:
         moved = set(self.config.fields)

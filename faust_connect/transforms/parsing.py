@@ -21,10 +21,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from faust_connect.config import split_commas
 from faust_connect.exceptions import ConfigError, ConfigIssue, PluginNotFound
+from faust_connect.registry import Registry
 from faust_connect.transforms.base import Chain, Predicate, Stage, Transform
 from faust_connect.transforms.registry import predicates, transforms
 
@@ -34,6 +35,8 @@ _MISSING = "Missing required configuration with no default value."
 #: Keys of ``transforms.<alias>.`` that belong to the stage, not to the transform.
 _STAGE_KEYS = frozenset({"type", "predicate", "negate"})
 _VARIANTS = {"$Key": "key", "$Value": "value"}
+
+P = TypeVar("P", Transform, Predicate)
 
 
 def transform_config_issues(config: Mapping[str, Any]) -> list[ConfigIssue]:
@@ -77,12 +80,12 @@ def _build(config: Mapping[str, Any]) -> tuple[Chain, list[ConfigIssue]]:
     built_predicates: dict[str, Predicate | None] = {}
     for alias in _aliases(config, "predicates", issues):
         prefix = f"predicates.{alias}."
-        built_predicates[alias] = _predicate(config, alias, prefix, issues)
+        built_predicates[alias] = _plugin(predicates, Predicate, config, alias, prefix, issues)
 
     stages: list[Stage] = []
     for alias in _aliases(config, "transforms", issues):
         prefix = f"transforms.{alias}."
-        transform = _transform(config, alias, prefix, issues)
+        transform = _plugin(transforms, Transform, config, alias, prefix, issues, variants=True)
         predicate: Predicate | None = None
         negate = False
         predicate_alias = str(config.get(prefix + "predicate") or "").strip()
@@ -107,56 +110,43 @@ def _build(config: Mapping[str, Any]) -> tuple[Chain, list[ConfigIssue]]:
     return Chain(stages), issues
 
 
-def _predicate(
-    config: Mapping[str, Any], alias: str, prefix: str, issues: list[ConfigIssue]
-) -> Predicate | None:
-    type_name = str(config.get(prefix + "type") or "").strip()
-    if not type_name:
-        issues.append(ConfigIssue(prefix + "type", _MISSING))
+def _plugin(
+    registry: Registry[type[P]],
+    base: type,  # Transform or Predicate; mypy takes no abstract class as type[P]
+    config: Mapping[str, Any],
+    alias: str,
+    prefix: str,
+    issues: list[ConfigIssue],
+    *,
+    variants: bool = False,
+) -> P | None:
+    """The plugin ``<prefix>type`` names, configured from the other ``<prefix>`` keys; None,
+    with the problems added to ``issues``, if it cannot be built. With ``variants``, a type
+    ending in ``$Key``/``$Value`` sets the plugin's ``target``."""
+    key = prefix + "type"
+    written = str(config.get(key) or "").strip()
+    if not written:
+        issues.append(ConfigIssue(key, _MISSING))
         return None
-    try:
-        cls = predicates.get(type_name)
-    except PluginNotFound as exc:
-        issues.append(ConfigIssue(prefix + "type", str(exc)))
-        return None
-    if not (isinstance(cls, type) and issubclass(cls, Predicate)):
-        issues.append(ConfigIssue(prefix + "type", f"{type_name} is not a predicate."))
-        return None
-    try:
-        return cls.from_config(_sub_config(config, prefix), prefix=prefix, alias=alias)
-    except ConfigError as exc:
-        issues.extend(exc.issues)
-        return None
-
-
-def _transform(
-    config: Mapping[str, Any], alias: str, prefix: str, issues: list[ConfigIssue]
-) -> Transform | None:
-    type_name = str(config.get(prefix + "type") or "").strip()
-    if not type_name:
-        issues.append(ConfigIssue(prefix + "type", _MISSING))
-        return None
-    target: str | None = None
-    for suffix, part in _VARIANTS.items():
+    type_name, target = written, None
+    for suffix, part in _VARIANTS.items() if variants else ():
         if type_name.endswith(suffix):
             type_name, target = type_name.removesuffix(suffix), part
     try:
-        cls = transforms.get(type_name)
+        cls = registry.get(type_name)
     except PluginNotFound:
         try:  # name the type as written in the config (with its $Key/$Value) in the error
-            transforms.get(str(config[prefix + "type"]).strip())
+            registry.get(written)
         except PluginNotFound as exc:
-            issues.append(ConfigIssue(prefix + "type", str(exc)))
+            issues.append(ConfigIssue(key, str(exc)))
         return None
-    if not (isinstance(cls, type) and issubclass(cls, Transform)):
-        issues.append(ConfigIssue(prefix + "type", f"{type_name} is not a transform."))
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        issues.append(ConfigIssue(key, f"{type_name} is not a {registry.kind}."))
         return None
     raw = _sub_config(config, prefix)
     if target is not None:
         if "target" not in cls.Config.model_fields:
-            issues.append(
-                ConfigIssue(prefix + "type", f"{cls.__name__} has no $Key/$Value variants.")
-            )
+            issues.append(ConfigIssue(key, f"{cls.__name__} has no $Key/$Value variants."))
             return None
         raw["target"] = target
     try:

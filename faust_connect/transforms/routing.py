@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from faust_connect.config import PluginConfig
 from faust_connect.records import ConnectRecord
+from faust_connect.transforms._util import parsed_by
 from faust_connect.transforms.base import Transform
 from faust_connect.transforms.dateformat import DateFormat
 
@@ -38,9 +39,6 @@ def java_regex(pattern: str) -> re.Pattern[str]:
         return re.compile(_JAVA_NAMED_GROUP.sub("(?P<", pattern))
     except re.error as exc:
         raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
-
-
-_compile = java_regex
 
 
 def java_replacement(replacement: str, regex: re.Pattern[str]) -> Callable[[re.Match[str]], str]:
@@ -105,20 +103,16 @@ def java_replacement(replacement: str, regex: re.Pattern[str]) -> Callable[[re.M
 class RegexRouterConfig(PluginConfig):
     """Keys of RegexRouter."""
 
-    regex: str = Field(description="Regular expression the whole topic must match.")
+    regex: Annotated[str, parsed_by(java_regex)] = Field(
+        description="Regular expression the whole topic must match."
+    )
     replacement: str = Field(description="Replacement; $1 or ${name} insert groups.")
-
-    @field_validator("regex")
-    @classmethod
-    def _check_regex(cls, regex: str) -> str:
-        _compile(regex)
-        return regex
 
     @field_validator("replacement")
     @classmethod
     def _check_replacement(cls, replacement: str, info: ValidationInfo) -> str:
         if "regex" in info.data:
-            java_replacement(replacement, _compile(info.data["regex"]))
+            java_replacement(replacement, java_regex(info.data["regex"]))
         return replacement
 
 
@@ -129,7 +123,7 @@ class RegexRouter(Transform):
     config: RegexRouterConfig
 
     def configure(self) -> None:
-        self._regex = _compile(self.config.regex)
+        self._regex = java_regex(self.config.regex)
         self._expand = java_replacement(self.config.replacement, self._regex)
         self._topics: dict[str, str | None] = {}
 
@@ -153,15 +147,9 @@ class TimestampRouterConfig(PluginConfig):
     topic_format: str = Field(
         "${topic}-${timestamp}", description="Topic name with ${topic} and ${timestamp}."
     )
-    timestamp_format: str = Field(
+    timestamp_format: Annotated[str, parsed_by(DateFormat)] = Field(
         "yyyyMMdd", description="SimpleDateFormat pattern for ${timestamp}, in UTC."
     )
-
-    @field_validator("timestamp_format")
-    @classmethod
-    def _check_format(cls, pattern: str) -> str:
-        DateFormat(pattern)
-        return pattern
 
 
 class TimestampRouter(Transform):

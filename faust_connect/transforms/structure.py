@@ -18,27 +18,25 @@ from pydantic import Field, ValidationInfo, field_validator
 from faust_connect.data import Schema, Struct, Type, struct_schema
 from faust_connect.records import ConnectRecord
 from faust_connect.transforms._util import (
+    NULL_DEFAULT_DOC,
     SchemaCache,
+    StructMapTransform,
     TargetConfig,
+    Values,
+    describe,
     field_values,
     filled_values,
     part_of,
     rebuild_struct_schema,
     struct_values,
-    with_part,
 )
-from faust_connect.transforms.base import PartTransform, StructValuesFn, Transform
+from faust_connect.transforms.base import Transform
 
 __all__ = ["ExtractField", "Flatten", "HoistField", "SetSchemaMetadata", "parse_field_path"]
 
 #: A struct's values, flattened.
 Flattener = Callable[[Sequence[Any]], list[Any]]
 R = TypeVar("R", bound=ConnectRecord)
-_NULL_DEFAULT_DOC = "Use a field's default value when the field is null (Kafka 4.0)."
-
-
-def _describe(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 def parse_field_path(path: str) -> tuple[str, ...]:
@@ -89,7 +87,7 @@ class ExtractFieldConfig(TargetConfig):
     field_syntax_version: Literal["V1", "V2"] = Field(
         "V1", description="V1: the field name as is; V2: dotted paths with backtick quoting."
     )
-    replace_null_with_default: bool = Field(True, description=_NULL_DEFAULT_DOC)
+    replace_null_with_default: bool = Field(True, description=NULL_DEFAULT_DOC)
 
     @field_validator("field_syntax_version", mode="before")
     @classmethod
@@ -122,24 +120,24 @@ class ExtractField(Transform):
         schema, value = part_of(record, target)
         if schema is None:
             if value is None:
-                return with_part(record, target, None, None)
+                return record.with_part(target, None, None)
             for name in self._path:
                 if not isinstance(value, Mapping):
                     raise self.fail(
-                        f"schemaless field extraction needs a map, not {_describe(value)}"
+                        f"schemaless field extraction needs a map, not {describe(value)}"
                     )
                 value = value.get(name)
                 if value is None:
                     break
-            return with_part(record, target, None, value)
+            return record.with_part(target, None, value)
         field_schema = self._schemas.get_or(schema, self._field_schema)
         if value is not None and not isinstance(value, Struct):
-            raise self.fail(f"field extraction needs a struct, not {_describe(value)}")
+            raise self.fail(f"field extraction needs a struct, not {describe(value)}")
         for name in self._path:
             if value is None:
                 break
             value = struct_values(value, self.config.replace_null_with_default)[name]
-        return with_part(record, target, field_schema, value)
+        return record.with_part(target, field_schema, value)
 
     def _field_schema(self, schema: Schema) -> Schema:
         current = schema
@@ -174,11 +172,11 @@ class HoistField(Transform):
         target = self.config.target
         schema, value = part_of(record, target)
         if schema is None:
-            return with_part(record, target, None, {self.config.field: value})
+            return record.with_part(target, None, {self.config.field: value})
         new_schema = self._schemas.get_or(schema, lambda s: struct_schema([(self.config.field, s)]))
         if value is None and not schema.optional and schema.default is None:
             raise self.fail(f"null for the required field {self.config.field!r}")
-        return with_part(record, target, new_schema, Struct.trusted(new_schema, [value]))
+        return record.with_part(target, new_schema, Struct.trusted(new_schema, [value]))
 
 
 # -- Flatten ----------------------------------------------------------------------------------
@@ -190,7 +188,7 @@ class FlattenConfig(TargetConfig):
     delimiter: str = Field(".", description="Joins a nested field's name to its parent's.")
 
 
-class Flatten(PartTransform):
+class Flatten(StructMapTransform):
     """Flatten nested structs (or maps) into top-level fields named ``parent.child``.
 
     Arrays (and, with a schema, maps) are kept as they are. Fields under an optional struct
@@ -199,45 +197,28 @@ class Flatten(PartTransform):
 
     Config = FlattenConfig
     config: FlattenConfig
+    action = "flattening"
 
     def configure(self) -> None:
         self._schemas: SchemaCache[Schema, Schema] = SchemaCache()
         self._flatteners: SchemaCache[Schema, tuple[Schema, Flattener]] = SchemaCache()
 
-    def apply_part(
-        self, record: ConnectRecord, schema: Schema | None, value: Any
-    ) -> tuple[Schema | None, Any]:
-        """The key or value flattened."""
-        if value is None:
-            return schema, value
-        if schema is None:
-            if not isinstance(value, Mapping):
-                raise self.fail(f"schemaless flattening needs a map, not {_describe(value)}")
-            flat: dict[str, Any] = {}
-            self._flatten_map(value, "", flat)
-            return None, flat
-        if not isinstance(value, Struct):
-            raise self.fail(f"flattening needs a struct, not {_describe(value)}")
-        new_schema, values = self._on_values(record, schema, value.values(), value.schema)
-        return new_schema, Struct.trusted(new_schema, values)
+    def on_map(self, record: ConnectRecord, value: Mapping[str, Any]) -> dict[str, Any]:
+        """The map flattened."""
+        flat: dict[str, Any] = {}
+        self._flatten_map(value, "", flat)
+        return flat
 
-    def values_path(self) -> StructValuesFn:
-        """The struct case on values (see PartTransform)."""
-        return self._on_values
-
-    def _on_values(
-        self,
-        record: ConnectRecord,
-        schema: Schema,
-        values: Sequence[Any],
-        struct_schema: Schema | None = None,
+    def on_values(
+        self, record: ConnectRecord, schema: Schema, values: Values, fields: Schema | None = None
     ) -> tuple[Schema, list[Any]]:
-        if struct_schema is None or struct_schema is schema:
+        """The struct flattened."""
+        if fields is None or fields is schema:
             new_schema, flatten = self._flatteners.get_or(schema, self._compile)
             return new_schema, flatten(values)
         new_schema = self._schemas.get_or(schema, self._flat_schema)
         out: list[Any] = []
-        self._flatten_values(schema, filled_values(struct_schema, values), out)
+        self._flatten_values(schema, filled_values(fields, values), out)
         return new_schema, out
 
     def _slow(self, schema: Schema, values: Sequence[Any]) -> list[Any]:
@@ -332,7 +313,7 @@ class SetSchemaMetadataConfig(TargetConfig):
     schema_version: int | None = Field(
         None, description="Schema version to set.", validate_default=True
     )
-    replace_null_with_default: bool = Field(True, description=_NULL_DEFAULT_DOC)
+    replace_null_with_default: bool = Field(True, description=NULL_DEFAULT_DOC)
 
     @field_validator("schema_version")
     @classmethod
@@ -367,4 +348,4 @@ class SetSchemaMetadata(Transform):
         if isinstance(value, Struct) and value.schema == schema:
             values = field_values(value, self.config.replace_null_with_default)
             value = Struct.trusted(new_schema, values)
-        return with_part(record, target, new_schema, value)
+        return record.with_part(target, new_schema, value)

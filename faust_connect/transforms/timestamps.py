@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -25,24 +25,21 @@ from faust_connect.data import (
     TIMESTAMP,
     Logical,
     Schema,
-    Struct,
     Type,
 )
 from faust_connect.records import ConnectRecord
 from faust_connect.transforms._util import (
+    NULL_DEFAULT_DOC,
     SchemaCache,
+    StructMapTransform,
     TargetConfig,
-    part_of,
+    Values,
     rebuild_struct_schema,
-    struct_values,
-    with_part,
 )
-from faust_connect.transforms.base import Transform
+from faust_connect.transforms.base import StructValuesFn
 from faust_connect.transforms.dateformat import DateFormat
 
 __all__ = ["TimestampConverter"]
-
-R = TypeVar("R", bound=ConnectRecord)
 
 TargetType = Literal["string", "unix", "Date", "Time", "Timestamp"]
 Precision = Literal["seconds", "milliseconds", "microseconds", "nanoseconds"]
@@ -79,9 +76,7 @@ class TimestampConverterConfig(TargetConfig):
     unix_precision: Precision = Field(
         "milliseconds", description="Unit of unix timestamps read or written."
     )
-    replace_null_with_default: bool = Field(
-        True, description="Use a field's default value when the field is null (Kafka 4.0)."
-    )
+    replace_null_with_default: bool = Field(True, description=NULL_DEFAULT_DOC)
 
     @field_validator("format")
     @classmethod
@@ -93,11 +88,12 @@ class TimestampConverterConfig(TargetConfig):
         return pattern
 
 
-class TimestampConverter(Transform):
+class TimestampConverter(StructMapTransform):
     """Convert a timestamp field (or the whole key/value) to another representation."""
 
     Config = TimestampConverterConfig
     config: TimestampConverterConfig
+    action = "field conversion"
 
     def configure(self) -> None:
         c = self.config
@@ -150,32 +146,40 @@ class TimestampConverter(Transform):
 
     # -- records ------------------------------------------------------------------------------
 
-    def apply(self, record: R) -> R | None:
-        """The record with the timestamp converted."""
-        target, name = self.config.target, self.config.field
-        schema, value = part_of(record, target)
-        if not name:
-            new_schema = None if schema is None else self._schemas.get_or(schema, self._out_schema)
-            return with_part(record, target, new_schema, self._convert(value, schema))
-        if value is None:
-            return record
-        if schema is None:
-            if not isinstance(value, Mapping):
-                raise self.fail(f"schemaless conversion needs a map, not {type(value).__name__}")
-            updated = dict(value)
-            if name in updated:
-                updated[name] = self._convert(updated[name], None)
-            return with_part(record, target, None, updated)
-        if not isinstance(value, Struct):
-            raise self.fail(f"field conversion needs a struct, not {type(value).__name__}")
+    def apply_part(
+        self, record: ConnectRecord, schema: Schema | None, value: Any
+    ) -> tuple[Schema | None, Any]:
+        """The key or value with the timestamp (field) converted."""
+        if self.config.field:
+            return super().apply_part(record, schema, value)
+        new_schema = None if schema is None else self._schemas.get_or(schema, self._out_schema)
+        return new_schema, self._convert(value, schema)
+
+    def values_path(self) -> StructValuesFn | None:
+        """The struct case on values (see PartTransform); none when converting the whole part."""
+        return self.on_values if self.config.field else None
+
+    def on_map(self, record: ConnectRecord, value: Mapping[str, Any]) -> dict[str, Any]:
+        """The map with the timestamp field converted."""
+        name = self.config.field
+        updated = dict(value)
+        if name in updated:
+            updated[name] = self._convert(updated[name], None)
+        return updated
+
+    def on_values(
+        self, record: ConnectRecord, schema: Schema, values: Values, fields: Schema | None = None
+    ) -> tuple[Schema, list[Any]]:
+        """The struct with the timestamp field converted."""
+        name = self.config.field
         field = schema.field(name)
         if field is None:
-            raise self.fail(f"{name!r} is not a field of the {target} schema")
+            raise self.fail(f"{name!r} is not a field of the {self.target} schema")
         new_schema = self._schemas.get_or(schema, self._struct_schema)
-        current = struct_values(value, self.config.replace_null_with_default)
+        fields, filled = self.filled(schema, values, fields)
+        current = dict(zip((f.name for f in fields.fields), filled, strict=True))
         current[name] = self._convert(current[name], field.schema)
-        values = [current[f.name] for f in new_schema.fields]
-        return with_part(record, target, new_schema, Struct.trusted(new_schema, values))
+        return new_schema, [current[f.name] for f in new_schema.fields]
 
     def _out_schema(self, schema: Schema) -> Schema:
         if _kind(schema) is None:

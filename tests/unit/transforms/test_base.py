@@ -17,11 +17,13 @@ from faust_connect.transforms import (
     Flatten,
     HoistField,
     InsertField,
+    MaskField,
     Predicate,
     RecordIsTombstone,
     RegexRouter,
     ReplaceField,
     Stage,
+    TimestampConverter,
     TopicNameMatches,
     Transform,
 )
@@ -293,3 +295,24 @@ def test_a_run_on_nested_structs_with_nulls_matches_stage_by_stage() -> None:
         {"uid": "1", "address_city": "x", "address_zip": 7, "note": "-", "s": "x", "o": 0},
         {"uid": "2", "address_city": None, "address_zip": 7, "note": "n", "s": "x", "o": 0},
     ]
+
+
+def test_masking_and_timestamp_conversion_join_a_run_and_match_stage_by_stage() -> None:
+    chain = (
+        MaskField(fields=("name",))
+        | TimestampConverter(target_type="string", field="visits", format="yyyy")
+        | InsertField(static_field="s", static_value="x")
+    )
+    other = struct_schema([(f.name, f.schema) for f in USER.fields], name="user", version=1)
+    records = [
+        src(user(), schema=USER),
+        src(Struct(other, user().as_dict()), schema=USER),
+        src({"name": "bo", "visits": 0}),
+        src(None, schema=USER),
+    ]
+    batch = chain.apply_batch(records)
+    assert batch == [r for r in map(chain.apply, records) if r is not None]
+    assert batch[0].value.as_dict() == {
+        "id": 1, "name": "", "email": "ann@example.com", "visits": "1970", "s": "x"
+    }  # fmt: skip
+    assert batch[2].value == {"name": "", "visits": "1970", "s": "x"}
