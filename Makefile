@@ -12,11 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Start the embedded broker and a worker with the demo pipeline (Ctrl-C stops both).
+## Start the embedded broker and a worker with the demo pipeline, web on :8083 if free (Ctrl-C stops both).
 run: $(STAMP)
 	$(PY) -m faust_connect.app.embedded demo
 
-## Start only the embedded broker (for running `faust worker` yourself).
+## Start only the embedded broker, on 127.0.0.1:9092 if free (for running `faust worker` yourself).
 broker: $(STAMP)
 	$(PY) -m faust_connect.app.embedded broker
 

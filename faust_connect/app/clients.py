@@ -16,7 +16,9 @@ laid over them for that kind of client, and a connector's allowed overrides over
 from __future__ import annotations
 
 import asyncio
+import errno
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -141,6 +143,32 @@ OWNED = frozenset(
         "transactional.id",
     }
 )
+
+
+def _listen_issue(host: str, port: int) -> ConfigIssue | None:
+    """Why the web server could not listen on ``host:port``, or None if it can (right now)."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return ConfigIssue("listeners", f"cannot listen on {host}:{port} ({exc.strerror})")
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            # as asyncio's server binds: connections still closing do not hold the port, and
+            # an IPv6 socket leaves IPv4 to its own
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return ConfigIssue(
+                        "listeners",
+                        f"port {port} on {host} is already in use (another worker?): stop what "
+                        "listens there, or set another port in listeners (CONNECT_LISTENERS)",
+                    )
+                return ConfigIssue("listeners", f"cannot listen on {host}:{port} ({exc.strerror})")
+    return None
 
 
 def _is_security(key: str) -> bool:
@@ -346,12 +374,18 @@ class Clients:
         return AIOKafkaClient(**{**self.options("admin"), **extra})
 
     async def check(self, *, timeout: float = 30.0) -> None:
-        """Reach a broker with the worker's settings; :class:`WorkerConfigError` if it cannot.
+        """Check that the worker can start: :class:`WorkerConfigError` naming the setting if not.
 
-        A refused credential, mechanism or certificate fails at once, naming its setting;
-        unreachable brokers are tried again until ``timeout``. aiokafka's own bootstrap reports
-        every such failure as "Unable to bootstrap", so one connection is opened by hand here.
+        The web port (``listeners``) must be free: taken, it fails at once (Faust would bind it
+        only later, and fail with a traceback). Then a broker must be reachable with the
+        worker's settings: a refused credential, mechanism or certificate fails at once, naming
+        its setting; unreachable brokers are tried again until ``timeout``. aiokafka's own
+        bootstrap reports every such failure as "Unable to bootstrap", so one connection is
+        opened by hand here.
         """
+        listen = _listen_issue(self.settings.web_bind, self.settings.web_port)
+        if listen is not None:
+            raise WorkerConfigError([listen])
         options = self.security({k: v for k, v in self._kinds["admin"].items() if _is_security(k)})
         deadline = time.monotonic() + timeout
         while True:
@@ -380,7 +414,13 @@ class Clients:
                 conn.close()
                 return
             if time.monotonic() > deadline:
-                raise WorkerConfigError([ConfigIssue("bootstrap.servers", "; ".join(reasons))])
+                advice = (
+                    f"for {timeout:.0f}s: start the broker, or correct bootstrap.servers"
+                    " (CONNECT_BOOTSTRAP_SERVERS)"
+                )
+                raise WorkerConfigError(
+                    [ConfigIssue("bootstrap.servers", f"{'; '.join(reasons)} {advice}")]
+                )
             await asyncio.sleep(1.0)
 
     def _refused(self, server: str, exc: BaseException) -> ConfigIssue:

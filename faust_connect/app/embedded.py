@@ -4,6 +4,11 @@
 from PyPI, the ``[embedded]`` extra, data kept in ``.data/broker``) and prints its address;
 ``... demo`` also starts a worker with the demo pipeline. Ctrl-C stops everything cleanly.
 
+The broker takes Kafka's port 9092 and the demo worker's web server Kafka Connect's 8083, or a
+free port (said in one line) when that one is taken; a port given with ``--port`` or
+``--web-port`` must be free. What stands in the way of a start (a port in use, the broker of the
+same data folder already running) ends it with one line saying what to do, and exit code 2.
+
 It is there for trying faust-connect on a machine without Java. It is not Kafka: a second member
 breaks its consumer groups and it answers empty fetches at once (../shared/BROKERS.md). Tests and
 benchmarks run on real Apache Kafka; production runs point ``bootstrap.servers`` at a cluster.
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,9 +28,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["NoidaBroker", "free_port", "main", "wait_for_port"]
+__all__ = [
+    "BROKER_PORT",
+    "WEB_PORT",
+    "NoidaBroker",
+    "free_port",
+    "main",
+    "port_free",
+    "wait_for_port",
+]
 
 BIN = Path(sys.executable).parent
+#: The broker's port unless it is taken (Kafka's usual one).
+BROKER_PORT = 9092
+#: The demo worker's web port unless it is taken (Kafka Connect's usual one).
+WEB_PORT = 8083
 
 
 def free_port() -> int:
@@ -33,6 +51,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``host:port`` right now."""
+    with socket.socket() as sock:
+        # as servers do: connections still closing on that port do not hold it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_for_port(port: int, *, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
@@ -78,6 +108,14 @@ class NoidaBroker:
             check=False,
         )
 
+    def running_at(self) -> str | None:
+        """The address of the broker already running on ``data_dir`` (None if there is none)."""
+        if not (self.data_dir / "noida.control.json").exists():
+            return None
+        done = self._cli("status")
+        found = re.search(r"kafka\s+(\S+:\d+)", done.stdout) if done.returncode == 0 else None
+        return found.group(1) if found else None
+
     def start(self, timeout: float = 15.0) -> None:
         """Start the broker and wait until it accepts connections."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,10 +139,45 @@ class NoidaBroker:
 # -- the command line -------------------------------------------------------------------------
 
 
+class _CannotStart(Exception):
+    """Something stands in the way of the start; the message says what and what to do."""
+
+
+def _choose_port(given: int | None, default: int, what: str, option: str) -> int:
+    """``given`` if it is free; else ``default``, or a free port (said) if that is taken."""
+    if given is not None:
+        if not port_free(given):
+            raise _CannotStart(
+                f"port {given} ({what}) is already in use: stop what listens there, or pass"
+                f" another {option}"
+            )
+        return given
+    if port_free(default):
+        return default
+    port = free_port()
+    print(f"port {default} is in use: the {what} takes port {port} instead", flush=True)
+    return port
+
+
 @contextlib.contextmanager
 def _running_broker(data_dir: Path, port: int | None) -> Iterator[NoidaBroker]:
-    broker = NoidaBroker(data_dir / "broker", port)
-    broker.start()
+    folder = data_dir / "broker"
+    running = NoidaBroker(folder, BROKER_PORT).running_at()
+    if running:
+        raise _CannotStart(
+            f"the embedded broker of {data_dir} already runs at {running} (`make broker`?): stop"
+            f" it first (Ctrl-C where it runs, or {BIN / 'noida-db'} down --data-dir"
+            f" {folder.resolve()}), or start a worker against it as the README's Quickstart does"
+        )
+    broker = NoidaBroker(folder, _choose_port(port, BROKER_PORT, "embedded broker", "--port"))
+    try:
+        broker.start()
+    except (RuntimeError, TimeoutError) as exc:
+        broker.stop()
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _CannotStart(
+            f"the embedded broker did not start ({reason}): see {broker.log_path}"
+        ) from None
     try:
         yield broker
     finally:
@@ -173,19 +246,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m faust_connect.app.embedded")
     parser.add_argument("command", choices=["broker", "demo"])
     parser.add_argument("--data-dir", default=".data", help="where the broker keeps its data")
-    parser.add_argument("--port", type=int, default=None, help="broker port (default: free)")
-    parser.add_argument("--web-port", type=int, default=None, help="worker web port")
+    parser.add_argument(
+        "--port", type=int, default=None, help=f"broker port (default: {BROKER_PORT} if free)"
+    )
+    parser.add_argument(
+        "--web-port", type=int, default=None, help=f"worker web port (default: {WEB_PORT} if free)"
+    )
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir).resolve()
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    with _running_broker(data_dir, args.port) as broker:
-        print(f"broker: {broker.bootstrap} (data in {broker.data_dir})", flush=True)
-        if args.command == "broker":
-            print(f"  e.g. CONNECT_BOOTSTRAP_SERVERS={broker.bootstrap}", flush=True)
-            _wait_for_stop()
-            return 0
-        return _run_demo(broker, data_dir, args.web_port or free_port())
+    try:
+        if args.command == "demo":  # before the broker starts: a taken port stops nothing
+            web_port = _choose_port(args.web_port, WEB_PORT, "worker's web server", "--web-port")
+        with _running_broker(data_dir, args.port) as broker:
+            print(f"broker: {broker.bootstrap} (data in {broker.data_dir})", flush=True)
+            if args.command == "broker":
+                print(f"  e.g. CONNECT_BOOTSTRAP_SERVERS={broker.bootstrap}", flush=True)
+                _wait_for_stop()
+                return 0
+            return _run_demo(broker, data_dir, web_port)
+    except _CannotStart as exc:
+        print(f"faust-connect: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except _Stop:  # Ctrl-C while starting; whatever had started is stopped
+        return 0
 
 
 if __name__ == "__main__":

@@ -16,8 +16,11 @@ partition is ``{"table": name}`` or ``{"query": "query"}`` and the offset ``{"in
 and/or ``{"timestamp": ms, "timestamp_nanos": ns}``, as Confluent's connector stores them, so a
 restart resumes after the last row whose record the broker acknowledged. Tables are split into
 at most ``tasks.max`` contiguous groups, one task each. Naive timestamps in the database are in
-``db.timezone``; the worker's clock stands for the database's. A lost connection is logged and
-the query tried again after ``poll.interval.ms``; any other database error fails the task.
+``db.timezone``; the worker's clock stands for the database's. A connection that cannot be
+opened is tried ``connection.attempts`` times in all, ``connection.backoff.ms`` apart, and then
+the task fails with the driver's error and the database's address, as Confluent's does. A
+connection lost during a query is logged and the query tried again after ``poll.interval.ms``
+(on a new connection, with the same attempts); any other database error fails the task.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from faust_connect.agents.connectors.jdbc.common import (
     column_reader,
     connection_engine,
     connection_url_issues,
+    db_message,
     exc,
     is_transient,
     sa,
@@ -78,6 +82,12 @@ class JdbcSourceConnector(SourceConnector):
             0, ge=0, description="How old a row must be before it is copied (ms)."
         )
         db_timezone: str = Field("UTC", description="The time zone of naive timestamps.")
+        connection_attempts: int = Field(
+            3, ge=1, description="Attempts to open a connection before the task fails."
+        )
+        connection_backoff_ms: int = Field(
+            10000, ge=0, description="Wait between two attempts to open a connection (ms)."
+        )
 
     @classmethod
     def check(cls, c: Any) -> list[ConfigIssue]:
@@ -130,6 +140,14 @@ class JdbcSourceConnector(SourceConnector):
             engine.dispose()
 
 
+class _CannotConnect(Exception):
+    """No connection could be opened (``error`` says why); the query was not sent."""
+
+    def __init__(self, error: exc.SQLAlchemyError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclasses.dataclass
 class _Querier:
     """One table or the query, with its position."""
@@ -170,12 +188,16 @@ class JdbcSourceTask(SourceTask):
                     nanos = int(stored.get("timestamp_nanos") or 0)
                     q.timestamp = EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
         self.queriers = queriers
+        #: Failed attempts to open a connection since the last one that opened.
+        self.failed_attempts = 0
+        #: When the next attempt may be made (``time.monotonic()``).
+        self.connect_due = 0.0
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.engine.dispose)
 
     async def poll(self) -> Sequence[SourceRecord]:
-        if not self.queriers:
+        if not self.queriers or self.connect_due > time.monotonic():
             return []
         q = min(self.queriers, key=lambda q: (not q.buffer, q.due))
         if not q.buffer:
@@ -183,6 +205,9 @@ class JdbcSourceTask(SourceTask):
                 return []
             try:
                 q.buffer = await asyncio.to_thread(self._fetch, q)
+            except _CannotConnect as failed:
+                self._cannot_connect(failed.error)
+                return []
             except exc.SQLAlchemyError as error:
                 q.table = None  # reflect again after a failure (the table may have changed)
                 if not (is_transient(error) or isinstance(error, exc.OperationalError)):
@@ -200,11 +225,37 @@ class JdbcSourceTask(SourceTask):
         )
         return batch
 
+    def _cannot_connect(self, error: exc.SQLAlchemyError) -> None:
+        """Count a failed attempt; after ``connection.attempts`` of them, fail the task."""
+        s = self.settings
+        self.failed_attempts += 1
+        where = self.engine.url.render_as_string(hide_password=True)
+        reason = db_message(error)
+        if self.failed_attempts >= s.connection_attempts:
+            raise ConnectError(
+                f"cannot connect to {where} after {self.failed_attempts} attempts"
+                f" (connection.attempts): {type(reason).__name__}: {reason}"
+            ) from error
+        self.context.logger.warning(
+            "cannot connect to %s (attempt %d of %d, next in %d ms): %s",
+            where,
+            self.failed_attempts,
+            s.connection_attempts,
+            s.connection_backoff_ms,
+            reason,
+        )
+        self.connect_due = time.monotonic() + s.connection_backoff_ms / 1000
+
     # -- queries (in a worker thread) -------------------------------------------------------
 
     def _fetch(self, q: _Querier) -> list[SourceRecord]:
         s = self.settings
-        with self.engine.connect() as conn:
+        try:
+            connection = self.engine.connect()
+        except exc.SQLAlchemyError as error:
+            raise _CannotConnect(error) from error
+        self.failed_attempts = 0
+        with connection as conn:
             if s.query:
                 source: Any = sa.text(s.query).columns().subquery("q")
                 column: Any = sa.column
