@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 
 from faust_connect.exceptions import ConfigError, ConfigIssue
 
 __all__ = [
     "CommaList",
+    "ConnectorConfig",
     "Password",
     "PluginConfig",
     "config_issues",
@@ -64,6 +65,160 @@ class PluginConfig(BaseModel):
         str_strip_whitespace=True,
         hide_input_in_errors=True,
     )
+
+
+def _key(
+    default: Any,
+    description: str,
+    group: str,
+    display_name: str,
+    *,
+    importance: str = "MEDIUM",
+    type: str | None = None,
+    kinds: tuple[str, ...] = ("source", "sink"),
+) -> Any:
+    """A common key: its ConfigKeyInfo's group, importance, display name, Kafka type and the
+    connector kinds that list it."""
+    extra: dict[str, Any] = {"group": group, "importance": importance, "kinds": list(kinds)}
+    if type is not None:
+        extra["type"] = type
+    return Field(default, description=description, title=display_name, json_schema_extra=extra)
+
+
+_COMMON, _TRANSFORMS, _PREDICATES, _ERRORS = "Common", "Transforms", "Predicates", "Error Handling"
+_SINK = ("sink",)
+
+
+class ConnectorConfig(PluginConfig, extra="ignore"):
+    """The keys every connector has (Kafka's ConnectorConfig and SinkConnectorConfig).
+
+    Declared once: the herder validates a config with it, ``/connector-plugins/{p}/config`` and
+    ``config/validate`` list its fields (a field's ``kinds`` says which connectors show it), and
+    each task runner reads its parsed values (converters, transforms, ``errors.*``, topics).
+    The plugin's own keys are its ``Config``'s.
+    """
+
+    name: str = _key(
+        ...,
+        "Globally unique name to use for this connector.",
+        _COMMON,
+        "Connector name",
+        importance="HIGH",
+    )
+    connector_class: str = _key(
+        ...,
+        "Name or alias of the class for this connector.",
+        _COMMON,
+        "Connector class",
+        importance="HIGH",
+    )
+    tasks_max: Annotated[int, Field(ge=1)] = _key(
+        1,
+        "Maximum number of tasks to use for this connector.",
+        _COMMON,
+        "Tasks max",
+        importance="HIGH",
+    )
+    topics: CommaList = _key(
+        (),
+        "Topics to consume (or use topics.regex).",
+        _COMMON,
+        "Topics",
+        importance="HIGH",
+        kinds=_SINK,
+    )
+    topics_regex: str = _key(
+        "",
+        "Regular expression of the topics to consume (or use topics).",
+        _COMMON,
+        "Topics regex",
+        importance="HIGH",
+        kinds=_SINK,
+    )
+    key_converter: str | None = _key(
+        None,
+        "Converter class for record keys; the worker's when unset.",
+        _COMMON,
+        "Key converter class",
+        importance="LOW",
+        type="CLASS",
+    )
+    value_converter: str | None = _key(
+        None,
+        "Converter class for record values; the worker's when unset.",
+        _COMMON,
+        "Value converter class",
+        importance="LOW",
+        type="CLASS",
+    )
+    header_converter: str | None = _key(
+        None,
+        "HeaderConverter class for record headers; the worker's when unset.",
+        _COMMON,
+        "Header converter class",
+        importance="LOW",
+        type="CLASS",
+    )
+    transforms: CommaList = _key(
+        (),
+        "Aliases for the transformations to apply to records, in order.",
+        _TRANSFORMS,
+        "Transforms",
+        importance="LOW",
+    )
+    predicates: CommaList = _key(
+        (),
+        "Aliases for the predicates used by transformations.",
+        _PREDICATES,
+        "Predicates",
+        importance="LOW",
+    )
+    errors_retry_timeout: int = _key(
+        0,
+        "Milliseconds to retry a failed operation; -1 retries forever.",
+        _ERRORS,
+        "Retry Timeout for Errors",
+        type="LONG",
+    )
+    errors_retry_delay_max_ms: int = _key(
+        60000,
+        "Maximum milliseconds between consecutive retries.",
+        _ERRORS,
+        "Maximum Delay Between Retries for Errors",
+        type="LONG",
+    )
+    errors_tolerance: Literal["none", "all"] = _key(
+        "none",
+        "'none' fails the task on an error; 'all' skips problematic records.",
+        _ERRORS,
+        "Error Tolerance",
+    )
+    errors_log_enable: bool = _key(
+        False, "Log each error with the failed operation and record.", _ERRORS, "Log Errors"
+    )
+    errors_log_include_messages: bool = _key(
+        False, "Include the records in the error log.", _ERRORS, "Log Error Details"
+    )
+    # A source's failed records go to the dead letter queue too (beyond Kafka Connect, which
+    # lists these keys for sinks only).
+    errors_deadletterqueue_topic_name: str = _key(
+        "",
+        "Topic to send records that failed to the dead letter queue; empty for none.",
+        _ERRORS,
+        "Dead Letter Queue Topic Name",
+        kinds=_SINK,
+    )
+    errors_deadletterqueue_topic_replication_factor: int = _key(
+        3,
+        "Replication factor of the dead letter queue topic when it is created.",
+        _ERRORS,
+        "Dead Letter Queue Topic Replication Factor",
+        type="SHORT",
+        kinds=_SINK,
+    )
+    errors_deadletterqueue_context_headers_enable: bool = _key(
+        False, "Add headers with the error context to dead-lettered records.", _ERRORS,
+        "Enable Error Context Headers", kinds=_SINK)  # fmt: skip
 
 
 def _key_of(model: type[PluginConfig], loc: tuple[Any, ...]) -> str:

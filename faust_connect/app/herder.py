@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
-
-from pydantic import Field
+from typing import TYPE_CHECKING, Any, Literal
 
 from faust_connect.agents.runtime.offsets import offset_key
 from faust_connect.app.plugins import MASK
@@ -26,7 +24,7 @@ from faust_connect.app.state.sink_offsets import (
 )
 from faust_connect.app.state.tables import ConnectorState
 from faust_connect.codecs import converter_from_config
-from faust_connect.config import CommaList, PluginConfig, config_issues
+from faust_connect.config import ConnectorConfig, config_issues, parse_config
 from faust_connect.connector import Connector, connectors
 from faust_connect.exceptions import (
     BadRequest,
@@ -43,28 +41,10 @@ if TYPE_CHECKING:
     from faust_connect.app.clients import Clients
     from faust_connect.app.worker import Worker
 
-__all__ = ["ConnectorConfig", "Herder"]
+__all__ = ["Herder"]
 
 InitialState = Literal["RUNNING", "PAUSED", "STOPPED"]
 _TARGET = {"RUNNING": "STARTED", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
-
-
-class ConnectorConfig(PluginConfig, extra="ignore"):
-    """The keys every connector has (the plugin's own keys are checked by the plugin)."""
-
-    name: str
-    connector_class: str
-    tasks_max: Annotated[int, Field(ge=1)] = 1
-    topics: CommaList = ()
-    topics_regex: str = ""
-    errors_tolerance: Literal["none", "all"] = "none"
-    errors_retry_timeout: int = 0
-    errors_retry_delay_max_ms: int = 60000
-    errors_log_enable: bool = False
-    errors_log_include_messages: bool = False
-    errors_deadletterqueue_topic_name: str = ""
-    errors_deadletterqueue_topic_replication_factor: int = 3
-    errors_deadletterqueue_context_headers_enable: bool = False
 
 
 class Herder:
@@ -188,6 +168,12 @@ class Herder:
     def validate(self, config: Mapping[str, str]) -> list[ConfigIssue]:
         """Every problem with a connector config, one entry per bad key."""
         issues = config_issues(ConnectorConfig, config)
+        # The rules across keys still apply to the keys that are valid on their own.
+        bad = {issue.key for issue in issues}
+        rest = {k: v for k, v in config.items() if k not in bad}
+        common = (
+            None if config_issues(ConnectorConfig, rest) else parse_config(ConnectorConfig, rest)
+        )
         plugin: type[Connector] | None = None
         cls = config.get("connector.class", "")
         if cls:
@@ -205,8 +191,8 @@ class Herder:
                 issues.extend(exc.issues)
         issues.extend(transform_config_issues(config))
         issues.extend(self.app.clients.override_issues(config))
-        if plugin is not None and plugin.kind == "sink":
-            issues.extend(_sink_issues(config))
+        if plugin is not None and plugin.kind == "sink" and common is not None:
+            issues.extend(_sink_issues(common))
         return issues
 
     def _checked(self, name: str, config: Mapping[str, str]) -> dict[str, str]:
@@ -224,7 +210,7 @@ class Herder:
 
     def _task_configs(self, config: Mapping[str, str]) -> tuple[dict[str, str], ...]:
         plugin = self.plugin(config)
-        tasks_max = int(config.get("tasks.max", "1") or "1")
+        tasks_max = parse_config(ConnectorConfig, config).tasks_max
         produced = plugin(config).task_configs(tasks_max)[:tasks_max]
         return tuple({str(k): str(v) for k, v in task.items()} for task in produced)
 
@@ -394,15 +380,14 @@ class Herder:
         return state
 
 
-def _sink_issues(config: Mapping[str, str]) -> list[ConfigIssue]:
-    topics = [t.strip() for t in config.get("topics", "").split(",") if t.strip()]
-    regex = config.get("topics.regex", "").strip()
+def _sink_issues(config: ConnectorConfig) -> list[ConfigIssue]:
+    topics, regex = config.topics, config.topics_regex
     issues = []
     if topics and regex:
         issues.append(ConfigIssue("topics", "topics and topics.regex are mutually exclusive."))
     elif not topics and not regex:
         issues.append(ConfigIssue("topics", "Must configure one of topics or topics.regex"))
-    dlq = config.get("errors.deadletterqueue.topic.name", "").strip()
+    dlq = config.errors_deadletterqueue_topic_name
     if dlq and dlq in topics:
         issues.append(
             ConfigIssue(

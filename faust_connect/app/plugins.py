@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
 from faust_connect.codecs import converters
-from faust_connect.config import PluginConfig
+from faust_connect.config import ConnectorConfig, PluginConfig
 from faust_connect.connector import Connector, SinkConnector, SourceConnector, connectors
 from faust_connect.exceptions import ConfigIssue, NotFound, PluginNotFound
 from faust_connect.registry import Registry
@@ -166,13 +166,29 @@ def key_info(
 
 
 def config_definitions(
-    model: type[PluginConfig], *, prefix: str = "", group: str | None = None
+    model: type[PluginConfig],
+    *,
+    prefix: str = "",
+    group: str | None = None,
+    kind: str | None = None,
 ) -> list[dict[str, Any]]:
-    """ConfigKeyInfo for every key of ``model``, keys with ``prefix``, in declaration order."""
+    """ConfigKeyInfo for every key of ``model``, keys with ``prefix``, in declaration order.
+
+    A field's own ``group`` (in its ``json_schema_extra``) wins over ``group``; keys are
+    numbered within their group. With ``kind``, fields whose ``kinds`` leave it out are skipped.
+    """
     out = []
-    for order, (name, field) in enumerate(model.model_fields.items(), start=1):
+    numbered: dict[str | None, int] = {}
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        kinds = extra.get("kinds")
+        if kind is not None and isinstance(kinds, list) and kind not in kinds:
+            continue
+        own_group = extra.get("group", group)
+        own_group = own_group if isinstance(own_group, str) else group
+        numbered[own_group] = order = numbered.get(own_group, 0) + 1
         key = prefix + (field.alias or name.replace("_", "."))
-        out.append(key_info(key, field, group=group, order=order))
+        out.append(key_info(key, field, group=own_group, order=order))
     return out
 
 
@@ -207,77 +223,9 @@ def _defined(
     return info
 
 
-# -- the keys every connector has (Kafka's ConnectorConfig, Sink/SourceConnectorConfig) -------
-
-_COMMON = "Common"
-_TRANSFORMS = "Transforms"
-_PREDICATES = "Predicates"
-_ERRORS = "Error Handling"
-
-
-def _common_definitions(kind: str) -> list[dict[str, Any]]:
-    d = _defined
-    out = [
-        d("name", "STRING", None, "HIGH", "Globally unique name to use for this connector.",
-          _COMMON, 1, "Connector name", required=True),
-        d("connector.class", "STRING", None, "HIGH",
-          "Name or alias of the class for this connector.", _COMMON, 2, "Connector class",
-          required=True),
-        d("tasks.max", "INT", "1", "HIGH", "Maximum number of tasks to use for this connector.",
-          _COMMON, 3, "Tasks max"),
-        d("key.converter", "CLASS", None, "LOW",
-          "Converter class for record keys; the worker's when unset.", _COMMON, 4,
-          "Key converter class"),
-        d("value.converter", "CLASS", None, "LOW",
-          "Converter class for record values; the worker's when unset.", _COMMON, 5,
-          "Value converter class"),
-        d("header.converter", "CLASS", None, "LOW",
-          "HeaderConverter class for record headers; the worker's when unset.", _COMMON, 6,
-          "Header converter class"),
-        d("transforms", "LIST", "", "LOW",
-          "Aliases for the transformations to apply to records, in order.", _TRANSFORMS, 1,
-          "Transforms"),
-        d("predicates", "LIST", "", "LOW", "Aliases for the predicates used by transformations.",
-          _PREDICATES, 1, "Predicates"),
-        d("errors.retry.timeout", "LONG", "0", "MEDIUM",
-          "Milliseconds to retry a failed operation; -1 retries forever.", _ERRORS, 1,
-          "Retry Timeout for Errors"),
-        d("errors.retry.delay.max.ms", "LONG", "60000", "MEDIUM",
-          "Maximum milliseconds between consecutive retries.", _ERRORS, 2,
-          "Maximum Delay Between Retries for Errors"),
-        d("errors.tolerance", "STRING", "none", "MEDIUM",
-          "'none' fails the task on an error; 'all' skips problematic records.", _ERRORS, 3,
-          "Error Tolerance", recommended=("none", "all")),
-        d("errors.log.enable", "BOOLEAN", "false", "MEDIUM",
-          "Log each error with the failed operation and record.", _ERRORS, 4, "Log Errors"),
-        d("errors.log.include.messages", "BOOLEAN", "false", "MEDIUM",
-          "Include the records in the error log.", _ERRORS, 5, "Log Error Details"),
-    ]  # fmt: skip
-    if kind == "sink":
-        out[3:3] = [
-            d("topics", "LIST", "", "HIGH", "Topics to consume (or use topics.regex).", _COMMON,
-              4, "Topics"),
-            d("topics.regex", "STRING", "", "HIGH",
-              "Regular expression of the topics to consume (or use topics).", _COMMON, 5,
-              "Topics regex"),
-        ]  # fmt: skip
-        out += [
-            d("errors.deadletterqueue.topic.name", "STRING", "", "MEDIUM",
-              "Topic to send records that failed to the dead letter queue; empty for none.",
-              _ERRORS, 6, "Dead Letter Queue Topic Name"),
-            d("errors.deadletterqueue.topic.replication.factor", "SHORT", "3", "MEDIUM",
-              "Replication factor of the dead letter queue topic when it is created.", _ERRORS,
-              7, "Dead Letter Queue Topic Replication Factor"),
-            d("errors.deadletterqueue.context.headers.enable", "BOOLEAN", "false", "MEDIUM",
-              "Add headers with the error context to dead-lettered records.", _ERRORS, 8,
-              "Enable Error Context Headers"),
-        ]  # fmt: skip
-    return out
-
-
 def connector_definitions(plugin: type[Connector]) -> list[dict[str, Any]]:
     """The common connector keys, then the connector's own (group: its class name)."""
-    common = _common_definitions(plugin.kind)
+    common = config_definitions(ConnectorConfig, kind=plugin.kind)
     taken = {d["name"] for d in common}
     own = [
         d

@@ -106,10 +106,13 @@ class DatagenConnector(SourceConnector):
 class DatagenTask(SourceTask):
     """Generates records from the stored sequence number on."""
 
+    class Config(DatagenConnector.Config):
+        task_id: int = Field(0, ge=0, description="Which task this is (set by the connector).")
+
+    settings: Config
+
     async def start(self) -> None:
-        keys = {k: v for k, v in self.config.items() if k.replace(".", "_") in _CONFIG_FIELDS}
-        self.settings = DatagenConnector.Config.model_validate(keys)
-        self.task = int(self.config.get("task.id", "0"))
+        self.task = self.settings.task_id
         self.partition = {"datagen": self.context.connector, "task": self.task}
         stored = self.context.offset(self.partition)
         self.next = int(stored["iteration"]) if stored else 0
@@ -158,5 +161,4 @@ class DatagenTask(SourceTask):
         return records
 
 
-_CONFIG_FIELDS = set(DatagenConnector.Config.model_fields)
 DatagenConnector.task_class = DatagenTask

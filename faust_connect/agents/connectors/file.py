@@ -1,19 +1,22 @@
 """FileStream source and sink, with Kafka's configs and offsets.
 
-The source reads a file line by line (each line a STRING value, no key); its source partition is
-``{"filename": path}`` and its offset ``{"position": <byte offset after the line>}``, so a
-restart goes on after the last line whose record the broker acknowledged. At the end of the file
-it waits for more lines. The sink appends each record's value as one line: strings as they are,
+The source reads a file line by line as Kafka's task does: a line ends at ``\n``, ``\r\n`` or a
+lone ``\r``, and becomes a STRING value (not optional) with no key, stamped with the time it was
+read. Its source partition is ``{"filename": path}`` and its offset ``{"position": <byte offset
+after the line>}``, so a restart goes on after the last line whose record the broker
+acknowledged. At the end of the file it waits for more lines. The sink appends each record's value as one line: strings as they are,
 bytes decoded as UTF-8, structs, maps and lists as JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 from pydantic import Field
@@ -26,10 +29,12 @@ from faust_connect.connector import (
     SourceTask,
     TopicPartition,
 )
-from faust_connect.data import OPTIONAL_STRING, Struct
+from faust_connect.data import STRING, Struct
 from faust_connect.records import SinkRecord, SourceRecord
 
 __all__ = ["FileStreamSinkConnector", "FileStreamSourceConnector"]
+
+_CHUNK = 64 * 1024
 
 
 class FileStreamSourceConnector(SourceConnector):
@@ -50,23 +55,25 @@ class FileStreamSourceConnector(SourceConnector):
 class FileStreamSourceTask(SourceTask):
     """Reads the file from the stored position."""
 
+    Config = FileStreamSourceConnector.Config
+    settings: FileStreamSourceConnector.Config
+
     async def start(self) -> None:
-        config = FileStreamSourceConnector.Config.model_validate(
-            {k: v for k, v in self.config.items() if k in ("file", "topic", "batch.size")}
-        )
-        self.topic = config.topic
-        self.batch_size = config.batch_size
-        self.path = config.file
+        self.topic = self.settings.topic
+        self.batch_size = self.settings.batch_size
+        self.path = self.settings.file
         self.partition = {"filename": self.path or "stdin"}
         stored = self.context.offset(self.partition)
         self.position = int(stored["position"]) if stored else 0
-        self._file: IO[bytes] | None = None
-        self._pending = b""
+        self._file: io.BufferedReader | None = None
+        self._pending = b""  # read from the file, not yet returned as lines (from _start)
+        self._start = 0
 
-    def _open(self) -> IO[bytes] | None:
+    def _open(self) -> io.BufferedReader | None:
         if self._file is None:
             if not self.path:
-                self._file = _std("stdin")
+                # sys.__stdin__.buffer is a BufferedReader; typeshed calls it BinaryIO
+                self._file = cast(io.BufferedReader, _std("stdin"))
             elif Path(self.path).exists():
                 self._file = open(self.path, "rb")  # held open across polls
                 self._file.seek(self.position)
@@ -77,26 +84,45 @@ class FileStreamSourceTask(SourceTask):
         if file is None:
             return []
         lines: list[tuple[bytes, int]] = []
-        position = self.position
         while len(lines) < self.batch_size:
-            chunk = file.readline()
+            line = self._extract_line()
+            if line is not None:
+                lines.append(line)
+                continue
+            chunk = file.read1(_CHUNK)  # what is there: stdin must not wait for a full chunk
             if not chunk:
                 break
-            if not chunk.endswith(b"\n"):  # a partial last line: wait until it is complete
-                file.seek(position)
-                break
-            position += len(chunk)
-            lines.append((chunk.rstrip(b"\r\n"), position))
-        self.position = position
+            self._pending = self._pending[self._start :] + chunk
+            self._start = 0
         return lines
+
+    def _extract_line(self) -> tuple[bytes, int] | None:
+        # Kafka's task ends a line at "\n", "\r\n" or a lone "\r"; a "\r" that ends the data
+        # read so far waits for the next byte, which may be its "\n".
+        buffer, start = self._pending, self._start
+        newline, carriage = buffer.find(b"\n", start), buffer.find(b"\r", start)
+        if carriage != -1 and (newline == -1 or carriage < newline):
+            if carriage + 1 >= len(buffer):
+                return None
+            until = carriage
+            after = carriage + (2 if buffer[carriage + 1] == 0x0A else 1)
+        elif newline != -1:
+            until, after = newline, newline + 1
+        else:
+            return None
+        self._start = after
+        self.position += after - start
+        return buffer[start:until], self.position
 
     async def poll(self) -> Sequence[SourceRecord]:
         lines = await asyncio.to_thread(self._read_lines)
+        now = int(time.time() * 1000)
         return [
             SourceRecord(
                 topic=self.topic,
                 value=line.decode("utf-8", errors="replace"),
-                value_schema=OPTIONAL_STRING,
+                value_schema=STRING,  # Kafka's task: Schema.STRING_SCHEMA, not optional
+                timestamp=now,  # and the time it read the line (System.currentTimeMillis())
                 source_partition=self.partition,
                 source_offset={"position": end},
             )
@@ -122,8 +148,11 @@ class FileStreamSinkConnector(SinkConnector):
 class FileStreamSinkTask(SinkTask):
     """Writes each value as a line; flush makes them durable."""
 
+    Config = FileStreamSinkConnector.Config
+    settings: FileStreamSinkConnector.Config
+
     async def start(self) -> None:
-        path = self.config.get("file", "")
+        path = self.settings.file
         self._owned = bool(path)
         self._out: IO[bytes] = open(path, "ab") if path else _std("stdout")
 

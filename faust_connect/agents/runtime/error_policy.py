@@ -1,6 +1,9 @@
 """Error handling as Kafka Connect does it: retries, tolerance, logging, dead letter queue.
 
-One :class:`ErrorHandler` per task reads the connector's ``errors.*`` keys:
+One :class:`ErrorPolicy` per task wraps every stage of its records (poll, convert, transform,
+put, produce), as Kafka Connect's ``RetryWithToleranceOperator`` does: the runners call it and
+nothing else decides whether a failure is retried, skipped, dead-lettered or fails the task. It
+reads the connector's ``errors.*`` keys (:class:`~faust_connect.config.ConnectorConfig`):
 
 - ``errors.retry.timeout`` (ms, 0; -1 forever) and ``errors.retry.delay.max.ms`` (60000): a
   :class:`~faust_connect.exceptions.RetriableError` is retried with exponential backoff from
@@ -13,7 +16,9 @@ One :class:`ErrorHandler` per task reads the connector's ``errors.*`` keys:
   headers and timestamp; for sources too (beyond Kafka Connect), rendered as JSON — with the
   ``__connect.errors.*`` headers when enabled.
 
-A failed record is counted (``errors``), and a dead-lettered one (``dead_lettered``).
+A failed record is counted (``errors``), and a dead-lettered one (``dead_lettered``). Where
+dead-lettered records go is a :class:`DeadLetters` (Kafka's :class:`KafkaDeadLetters` in a
+worker; an in-memory one in :mod:`faust_connect.testing`).
 """
 
 from __future__ import annotations
@@ -24,17 +29,26 @@ import random
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
 from faust_connect.agents.runtime.task_metrics import TaskMetrics
+from faust_connect.codecs import CodecError
+from faust_connect.config import ConnectorConfig
 from faust_connect.data import Struct
 from faust_connect.exceptions import ConnectError, RetriableError
 from faust_connect.records import ConnectRecord
 
-__all__ = ["ErrorHandler", "Stage", "ToleranceExceeded"]
+__all__ = [
+    "DeadLetters",
+    "ErrorPolicy",
+    "KafkaDeadLetters",
+    "Raw",
+    "Stage",
+    "ToleranceExceeded",
+]
 
 T = TypeVar("T")
 
@@ -53,6 +67,7 @@ Stage = Literal[
 FIRST_DELAY_MS = 300
 
 PREFIX = "__connect.errors."
+_CONVERTER_STAGES = frozenset({"KEY_CONVERTER", "VALUE_CONVERTER", "HEADER_CONVERTER"})
 
 
 class ToleranceExceeded(ConnectError):
@@ -90,42 +105,88 @@ class Raw:
         self.timestamp = timestamp
 
 
-class ErrorHandler:
-    """Retries, tolerance and dead-lettering for one task."""
+class DeadLetters(Protocol):
+    """Where a task's dead-lettered records go."""
+
+    async def send(self, topic: str, raw: Raw, headers: list[tuple[str, bytes]]) -> None:
+        """Hand one record over (it may be acknowledged later: see :meth:`flush`)."""
+
+    async def flush(self) -> None:
+        """Return once every record handed over is stored."""
+
+    async def close(self) -> None:
+        """Flush, then release what :meth:`send` opened."""
+
+
+class KafkaDeadLetters:
+    """Dead letters to a Kafka topic, created on first use, through the task's own producer."""
 
     def __init__(
         self,
-        config: Mapping[str, str],
         *,
-        connector: str,
-        task_id: int,
-        metrics: TaskMetrics,
-        logger: logging.Logger,
+        replication_factor: int,
         producer_factory: Callable[[], AIOKafkaProducer],
         ensure_topic: Callable[[str, Mapping[str, str]], Awaitable[None]],
     ) -> None:
-        get = config.get
-        self.connector = connector
-        self.task_id = task_id
-        self.metrics = metrics
-        self.logger = logger
-        self.tolerate_all = get("errors.tolerance", "none") == "all"
-        self.retry_timeout_ms = int(get("errors.retry.timeout", "0") or 0)
-        self.max_delay_ms = int(get("errors.retry.delay.max.ms", "60000") or 60000)
-        self.log = get("errors.log.enable", "false") == "true"
-        self.log_messages = get("errors.log.include.messages", "false") == "true"
-        self.dlq_topic = get("errors.deadletterqueue.topic.name", "").strip()
-        self.dlq_context = get("errors.deadletterqueue.context.headers.enable", "false") == "true"
-        self._dlq_config = {
-            "topic.creation.default.replication.factor": get(
-                "errors.deadletterqueue.topic.replication.factor", "3"
-            ),
+        self._topic_config = {
+            "topic.creation.default.replication.factor": str(replication_factor),
             "topic.creation.default.partitions": "1",
         }
         self._producer_factory = producer_factory
         self._ensure_topic = ensure_topic
         self._producer: AIOKafkaProducer | None = None
         self._pending: list[asyncio.Future[Any]] = []
+
+    async def send(self, topic: str, raw: Raw, headers: list[tuple[str, bytes]]) -> None:
+        if self._producer is None:
+            await self._ensure_topic(topic, self._topic_config)
+            producer = self._producer_factory()
+            await producer.start()
+            self._producer = producer
+        future = await self._producer.send(
+            topic, raw.value, key=raw.key, headers=headers, timestamp_ms=raw.timestamp
+        )
+        self._pending.append(future)
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def close(self) -> None:
+        try:
+            await self.flush()
+        finally:
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
+
+
+class ErrorPolicy:
+    """Retries, tolerance, error logging and dead-lettering for one task."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        *,
+        connector: str,
+        task_id: int,
+        metrics: TaskMetrics,
+        logger: logging.Logger,
+        dead_letters: DeadLetters,
+    ) -> None:
+        self.connector = connector
+        self.task_id = task_id
+        self.metrics = metrics
+        self.logger = logger
+        self.tolerate_all = config.errors_tolerance == "all"
+        self.retry_timeout_ms = config.errors_retry_timeout
+        self.max_delay_ms = config.errors_retry_delay_max_ms
+        self.log = config.errors_log_enable
+        self.log_messages = config.errors_log_include_messages
+        self.dlq_topic = config.errors_deadletterqueue_topic_name
+        self.dlq_context = config.errors_deadletterqueue_context_headers_enable
+        self.dead_letters = dead_letters
 
     # -- retries ----------------------------------------------------------------------------
 
@@ -184,9 +245,17 @@ class ErrorHandler:
         *,
         raw: Raw | None = None,
         record: ConnectRecord | None = None,
-        plugin: str = "",
+        plugin: object = None,
     ) -> None:
-        """A record failed at ``stage``: raise ToleranceExceeded, or log and dead-letter it."""
+        """A record failed at ``stage`` in ``plugin`` (the converter, transform or task): raise
+        ToleranceExceeded, or log and dead-letter it.
+
+        A converter's error is re-raised as a CodecError naming the converter and the record's
+        place in Kafka (a converter's own bug too).
+        """
+        name = "" if plugin is None else type(plugin).__name__
+        if stage in _CONVERTER_STAGES:
+            error = _placed(error, name, stage, raw, record)
         self.metrics.errors += 1
         if self.log or not self.tolerate_all:
             self._log(stage, error, raw, record)
@@ -197,7 +266,7 @@ class ErrorHandler:
                 raw,
             ) from error
         if self.dlq_topic:
-            await self._dead_letter(stage, error, raw or _render(record), plugin)
+            await self._dead_letter(stage, error, raw or _render(record), name)
 
     def _log(
         self,
@@ -214,18 +283,10 @@ class ErrorHandler:
         self.logger.error("%s: %r", message, error)
 
     async def _dead_letter(self, stage: Stage, error: BaseException, raw: Raw, plugin: str) -> None:
-        producer = await self._dlq_producer()
         headers = list(raw.headers)
         if self.dlq_context:
             headers.extend(self._context(stage, error, raw, plugin))
-        future = await producer.send(
-            self.dlq_topic,
-            raw.value,
-            key=raw.key,
-            headers=headers,
-            timestamp_ms=raw.timestamp,
-        )
-        self._pending.append(future)
+        await self.dead_letters.send(self.dlq_topic, raw, headers)
         self.metrics.dead_lettered += 1
 
     def _context(
@@ -245,28 +306,27 @@ class ErrorHandler:
         }
         return [(PREFIX + k, v.encode()) for k, v in values.items() if v != "" or k == "class.name"]
 
-    async def _dlq_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            await self._ensure_topic(self.dlq_topic, self._dlq_config)
-            producer = self._producer_factory()
-            await producer.start()
-            self._producer = producer
-        return self._producer
-
     async def flush(self) -> None:
-        """Wait until every dead-lettered record is acknowledged (before committing past it)."""
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending)
+        """Wait until every dead-lettered record is stored (before committing past it)."""
+        await self.dead_letters.flush()
 
     async def close(self) -> None:
-        """Flush and stop the dead letter queue producer."""
-        try:
-            await self.flush()
-        finally:
-            if self._producer is not None:
-                await self._producer.stop()
-                self._producer = None
+        """Flush and release the dead letter queue."""
+        await self.dead_letters.close()
+
+
+def _placed(
+    error: BaseException, converter: str, stage: str, raw: Raw | None, record: ConnectRecord | None
+) -> CodecError:
+    if not isinstance(error, CodecError):  # a converter bug: still name the converter
+        error = CodecError(converter, repr(error))
+    topic = raw.topic if raw is not None else record.topic if record is not None else None
+    return error.with_context(
+        topic=topic,
+        partition=raw.partition if raw is not None else None,
+        offset=raw.offset if raw is not None else None,
+        stage=stage,
+    )
 
 
 def _where(raw: Raw | None, record: ConnectRecord | None) -> str:

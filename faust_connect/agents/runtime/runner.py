@@ -12,18 +12,17 @@ import asyncio
 import logging
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 
-from faust_connect.agents.runtime.error_policy import ErrorHandler, Raw, Stage, ToleranceExceeded
+from faust_connect.agents.runtime.error_policy import KafkaDeadLetters, ToleranceExceeded
+from faust_connect.agents.runtime.pipeline import Pipeline
 from faust_connect.agents.runtime.providers import resolve_providers
 from faust_connect.agents.runtime.task_metrics import TaskMetrics
-from faust_connect.codecs import CodecError, Converter, converter_from_config
-from faust_connect.codecs.base import ConverterPrefix
-from faust_connect.records import ConnectRecord
-from faust_connect.transforms import Chain, chain_from_config
+from faust_connect.config import ConnectorConfig, parse_config
+from faust_connect.transforms import Chain
 
 if TYPE_CHECKING:
     from faust_connect.agents.runtime.services import Services
@@ -31,8 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["TaskRunner"]
 
 logger = logging.getLogger(__name__)
-
-R = TypeVar("R", bound=ConnectRecord)
 
 
 class TaskRunner(ABC):
@@ -70,65 +67,31 @@ class TaskRunner(ABC):
         self._task: asyncio.Task[None] | None = None
         self.failed: BaseException | None = None
         self.metrics = TaskMetrics(connector, task_id, self.kind)
-        self.errors = ErrorHandler(
+        #: The connector's common keys, parsed.
+        self.settings = parse_config(ConnectorConfig, self.config)
+        dead_letters = KafkaDeadLetters(
+            replication_factor=self.settings.errors_deadletterqueue_topic_replication_factor,
+            producer_factory=self.new_producer,
+            ensure_topic=services.ensure_topic,
+        )
+        #: Converters, transforms and the error policy: the record path minus Kafka.
+        self.pipeline = Pipeline(
             self.config,
+            self.settings,
             connector=connector,
             task_id=task_id,
             metrics=self.metrics,
             logger=self.logger,
-            producer_factory=self.new_producer,
-            ensure_topic=services.ensure_topic,
+            dead_letters=dead_letters,
+            converter_defaults=services.converter_defaults,
+            registry_client=services.registry_client,
+            chain=chain,
         )
-        self.key_converter = self._converter("key.converter")
-        self.value_converter = self._converter("value.converter")
-        self.header_converter = self._converter("header.converter")
-        configured = chain_from_config(config)
-        self.chain: Chain = chain | configured if chain is not None else configured
+        self.errors = self.pipeline.errors
 
     def new_producer(self) -> AIOKafkaProducer:
         """A producer with the worker's ``producer.*`` and the connector's overrides."""
         return self.services.clients.producer(self.config)
-
-    async def transform(
-        self, records: Sequence[R], raw_of: Callable[[R], Raw | None] | None = None
-    ) -> list[R]:
-        """``records`` through the transform chain; a record that fails goes to ``errors``."""
-        dropped: list[tuple[Any, Exception]] = []
-        survivors = self.chain.apply_batch(records, on_error=lambda r, e: dropped.append((r, e)))
-        for record, error in dropped:
-            raw = raw_of(record) if raw_of is not None else None
-            await self.errors.failed("TRANSFORMATION", error, raw=raw, record=record)
-        return survivors
-
-    async def converter_failed(
-        self,
-        stage: Stage,
-        converter: Converter,
-        error: Exception,
-        *,
-        raw: Raw | None = None,
-        record: ConnectRecord | None = None,
-    ) -> None:
-        """A converter failed on one record: name the converter and the record's place."""
-        if not isinstance(error, CodecError):  # a converter bug: still name the converter
-            error = CodecError(type(converter).__name__, repr(error))
-        topic = raw.topic if raw is not None else record.topic if record is not None else None
-        placed = error.with_context(
-            topic=topic,
-            partition=raw.partition if raw is not None else None,
-            offset=raw.offset if raw is not None else None,
-            stage=stage,
-        )
-        await self.errors.failed(
-            stage, placed, raw=raw, record=record, plugin=type(converter).__name__
-        )
-
-    def _converter(self, prefix: ConverterPrefix) -> Converter:
-        defaults = self.services.converter_defaults
-        source = self.config if self.config.get(prefix) else defaults
-        url = source.get(f"{prefix}.schema.registry.url", "")
-        registry = self.services.registry_client(url) if url else None
-        return converter_from_config(self.config, prefix, defaults, schema_registry=registry)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -18,24 +18,22 @@ or that ``put`` reports through the errant record reporter, is handled by ``erro
 from __future__ import annotations
 
 import asyncio
-import bisect
 import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
-from aiokafka.structs import ConsumerRecord, TopicPartition
+from aiokafka.structs import TopicPartition
 
-from faust_connect.agents.runtime.error_policy import Raw, Stage, ToleranceExceeded
+from faust_connect.agents.runtime.error_policy import ToleranceExceeded
+from faust_connect.agents.runtime.pipeline import Messages, raw_of
 from faust_connect.agents.runtime.runner import TaskRunner
-from faust_connect.codecs import Converter
 from faust_connect.connector import SinkTask
-from faust_connect.data import Schema
-from faust_connect.records import EMPTY_HEADERS, Header, Headers, SinkRecord, TimestampType
+from faust_connect.records import SinkRecord
 
 __all__ = ["SinkRunner", "sink_group"]
 
@@ -43,13 +41,6 @@ __all__ = ["SinkRunner", "sink_group"]
 REFRESH_SECONDS = 2.0
 #: Batches converted ahead of the one being written.
 CHANNEL_SIZE = 1
-_TIMESTAMP_TYPES: tuple[TimestampType, TimestampType] = ("CreateTime", "LogAppendTime")
-
-Messages = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
-#: A message that failed conversion: the stage, the converter and the error.
-_Failure = tuple[ConsumerRecord[bytes, bytes], Stage, Converter, Exception]
-#: A converted key or value with its schema.
-_Pair = tuple[Schema | None, Any]
 
 
 @dataclasses.dataclass
@@ -96,8 +87,8 @@ class SinkRunner(TaskRunner):
         super().__init__(*args, **kwargs)
         self.task_class = task_class
         self.task_count = task_count
-        self.topics = [t.strip() for t in self.config.get("topics", "").split(",") if t.strip()]
-        regex = self.config.get("topics.regex", "")
+        self.topics = list(self.settings.topics)
+        regex = self.settings.topics_regex
         self.pattern = re.compile(regex) if regex else None
         self.assigned: list[TopicPartition] = []
         self._written: dict[TopicPartition, int] = {}  # next offsets put but not yet committed
@@ -161,6 +152,7 @@ class SinkRunner(TaskRunner):
                 continue
             messages = await consumer.getmany(timeout_ms=200)
             if messages:
+                self.metrics.consumed += sum(len(b) for b in messages.values())
                 batch, failure = await self._prepare_until_failure(messages)
                 self._update_lag(consumer, batch.positions)
                 await channel.put(batch)
@@ -217,89 +209,12 @@ class SinkRunner(TaskRunner):
             return batch, earlier or failure
 
     async def _prepare(self, messages: Messages) -> _Batch:
-        """Convert and transform a fetched batch; failed records go to the error handler."""
+        """Convert and transform a fetched batch; failed records go to the error policy."""
         fetched_at = time.monotonic()
-        records, positions, failures = self._convert(messages)
-        for message, stage, converter, error in failures:
-            await self.converter_failed(stage, converter, error, raw=_raw(message))
-        batch = _Batch([], positions, messages, fetched_at)
-        batch.records = await self.transform(records, lambda r: self._raw_of(batch, r))
-        return batch
-
-    def _convert(
-        self, messages: Messages
-    ) -> tuple[list[SinkRecord], dict[TopicPartition, int], list[_Failure]]:
-        """Records of a fetched batch: keys and values converted a partition's batch at a time
-        (one record at a time only after a failure, to find the bad ones)."""
-        records: list[SinkRecord] = []
-        positions: dict[TopicPartition, int] = {}
-        failures: list[_Failure] = []
-        build = SinkRecord.build
-        key_converter, value_converter = self.key_converter, self.value_converter
-        for tp, batch in messages.items():
-            topic, partition = tp.topic, tp.partition
-            positions[tp] = batch[-1].offset + 1
-            converted: Iterable[tuple[ConsumerRecord[bytes, bytes], _Pair, _Pair]]
-            try:
-                keys = key_converter.to_connect_many(topic, [m.key for m in batch])
-                values = value_converter.to_connect_many(topic, [m.value for m in batch])
-                converted = zip(batch, keys, values, strict=True)
-            except Exception:
-                converted = self._convert_each(topic, batch, failures)
-            for m, (key_schema, key), (value_schema, value) in converted:
-                if m.headers:
-                    try:
-                        headers = self._headers(topic, m.headers)
-                    except Exception as exc:
-                        failures.append((m, "HEADER_CONVERTER", self.header_converter, exc))
-                        continue
-                else:
-                    headers = EMPTY_HEADERS
-                offset = m.offset
-                records.append(
-                    build(
-                        topic=topic,
-                        partition=partition,
-                        offset=offset,
-                        key=key,
-                        key_schema=key_schema,
-                        value=value,
-                        value_schema=value_schema,
-                        timestamp=m.timestamp,
-                        timestamp_type=_TIMESTAMP_TYPES[m.timestamp_type],
-                        headers=headers,
-                        original_topic=topic,
-                        original_partition=partition,
-                        original_offset=offset,
-                    )
-                )
-        self.metrics.consumed += sum(len(b) for b in messages.values())
-        return records, positions, failures
-
-    def _convert_each(
-        self,
-        topic: str,
-        batch: Sequence[ConsumerRecord[bytes, bytes]],
-        failures: list[_Failure],
-    ) -> list[tuple[ConsumerRecord[bytes, bytes], _Pair, _Pair]]:
-        """Convert one record at a time (after a batch failed); a failing record goes to
-        ``failures`` with its stage, the others come back with their key and value."""
-        to_key = self.key_converter.to_connect
-        to_value = self.value_converter.to_connect
-        out = []
-        for m in batch:
-            try:
-                key = to_key(topic, m.key)
-            except Exception as exc:
-                failures.append((m, "KEY_CONVERTER", self.key_converter, exc))
-                continue
-            try:
-                value = to_value(topic, m.value)
-            except Exception as exc:
-                failures.append((m, "VALUE_CONVERTER", self.value_converter, exc))
-                continue
-            out.append((m, key, value))
-        return out
+        positions = {tp: batch[-1].offset + 1 for tp, batch in messages.items()}
+        records = await self.pipeline.from_bytes(messages)
+        transformed = await self.pipeline.transform(records, lambda r: raw_of(messages, r))
+        return _Batch(transformed, positions, messages, fetched_at)
 
     def _update_lag(
         self, consumer: AIOKafkaConsumer, positions: Mapping[TopicPartition, int]
@@ -311,27 +226,6 @@ class SinkRunner(TaskRunner):
             if highwater is not None:
                 lag += max(highwater - position, 0)
         self.metrics.lag = lag
-
-    def _headers(self, topic: str, raw: Sequence[tuple[str, bytes]]) -> Headers:
-        convert = self.header_converter.to_connect_header
-        out = []
-        for key, data in raw:
-            schema, value = convert(topic, key, data)
-            out.append(Header(key, value, schema))
-        return Headers(out)
-
-    @staticmethod
-    def _raw_of(batch: _Batch, record: SinkRecord) -> Raw | None:
-        """The raw message a record came from (by its original topic, partition, offset)."""
-        messages = batch.messages.get(
-            TopicPartition(record.original_topic, record.original_partition)
-        )
-        if not messages:
-            return None
-        index = bisect.bisect_left(messages, record.original_offset, key=lambda m: m.offset)
-        if index < len(messages) and messages[index].offset == record.original_offset:
-            return _raw(messages[index])
-        return None
 
     # -- the agent ------------------------------------------------------------------------
 
@@ -369,7 +263,7 @@ class SinkRunner(TaskRunner):
 
     async def report_errant(self, record: SinkRecord, error: BaseException) -> None:
         """The errant record reporter: one bad record, without failing the batch."""
-        raw = self._raw_of(self._current, record) if self._current is not None else None
+        raw = raw_of(self._current.messages, record) if self._current is not None else None
         await self.errors.failed("TASK_PUT", error, raw=raw, record=record)
 
     async def _flush(self, task: SinkTask, consumer: AIOKafkaConsumer) -> None:
@@ -385,15 +279,3 @@ class SinkRunner(TaskRunner):
 def sink_group(connector: str, config: Mapping[str, str]) -> str:
     """The consumer group holding a sink connector's progress (Kafka Connect's name)."""
     return config.get("consumer.override.group.id") or f"connect-{connector}"
-
-
-def _raw(message: ConsumerRecord[bytes, bytes]) -> Raw:
-    return Raw(
-        message.topic,
-        message.partition,
-        message.offset,
-        message.key,
-        message.value,
-        list(message.headers),
-        message.timestamp,
-    )

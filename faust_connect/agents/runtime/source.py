@@ -29,10 +29,9 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from faust_connect.agents.runtime.error_policy import Stage
 from faust_connect.agents.runtime.offsets import offset_key
+from faust_connect.agents.runtime.pipeline import Serialized
 from faust_connect.agents.runtime.runner import TaskRunner
-from faust_connect.codecs import Converter
 from faust_connect.connector import SourceTask
 from faust_connect.records import SourceRecord
 
@@ -58,16 +57,6 @@ class _Context:
 
     def offset(self, partition: Mapping[str, Any]) -> Mapping[str, Any] | None:
         return self._runner.services.stored_offset(self.connector, partition)
-
-
-class _Failed(Exception):
-    """A converter failed on one record (carries the stage and the converter)."""
-
-    def __init__(self, stage: Stage, converter: Converter, error: Exception) -> None:
-        super().__init__(stage)
-        self.stage = stage
-        self.converter = converter
-        self.error = error
 
 
 @dataclasses.dataclass
@@ -146,13 +135,14 @@ class SourceRunner(TaskRunner):
             self.metrics.polled += len(records)
             await self._slots.acquire()
             polled_at = time.monotonic()
-            sent, futures = await self._send(producer, await self.transform(records))
+            transformed = await self.pipeline.transform(records)
+            sent, futures = await self._send(producer, await self.pipeline.to_bytes(transformed))
             self._in_flight.append(_InFlight(futures, sent, records, polled_at))
             async with self._acked:
                 self._acked.notify_all()
 
     async def _send(
-        self, producer: AIOKafkaProducer, records: Sequence[SourceRecord]
+        self, producer: AIOKafkaProducer, records: Sequence[Serialized]
     ) -> tuple[list[list[SourceRecord]], list[asyncio.Future[Any]]]:
         """Convert records and hand them to the producer in record batches (aiokafka's batch
         API: one future per batch, not per record); returns each batch's records and its ack.
@@ -169,19 +159,12 @@ class SourceRunner(TaskRunner):
         sticky: dict[str, int] = {}
         max_size = self._max_request_size
         estimate = DefaultRecordBatchBuilder.estimate_size_in_bytes
-        for record in records:
+        for record, key, value, headers in records:
             topic = record.topic
             if topic not in self._known_topics:
                 await self.services.ensure_topic(topic, self.config)
                 self._known_topics.add(topic)
                 self.services.track_topic(self.connector, self.task_id, topic)
-            try:
-                key, value, headers = self._serialize(record)
-            except _Failed as failed:
-                await self.converter_failed(
-                    failed.stage, failed.converter, failed.error, record=record
-                )
-                continue
             size = estimate(key, value, headers)
             if size > max_size:
                 raise MessageSizeTooLargeError(
@@ -254,29 +237,6 @@ class SourceRunner(TaskRunner):
                 self.metrics.retries += 1
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
-
-    def _serialize(
-        self, record: SourceRecord
-    ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]:
-        topic, headers = record.topic, record.headers
-        try:
-            key = self.key_converter.from_connect(topic, record.key_schema, record.key, headers)
-        except Exception as exc:
-            raise _Failed("KEY_CONVERTER", self.key_converter, exc) from exc
-        try:
-            value = self.value_converter.from_connect(
-                topic, record.value_schema, record.value, headers
-            )
-        except Exception as exc:
-            raise _Failed("VALUE_CONVERTER", self.value_converter, exc) from exc
-        if not headers:
-            return key, value, []  # a list: aiokafka's record builder takes no other type
-        convert = self.header_converter.from_connect_header
-        try:
-            raw = [(h.key, convert(topic, h.key, h.schema, h.value)) for h in headers]
-        except Exception as exc:
-            raise _Failed("HEADER_CONVERTER", self.header_converter, exc) from exc
-        return key, value, raw
 
     async def _ack_loop(self, task: SourceTask) -> None:
         while True:

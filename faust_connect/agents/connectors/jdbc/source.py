@@ -47,7 +47,7 @@ from faust_connect.agents.connectors.jdbc.common import (
     value_reader,
 )
 from faust_connect.config import CommaList, Password, PluginConfig
-from faust_connect.connector import SourceConnector, SourceTask, parse_own
+from faust_connect.connector import SourceConnector, SourceTask
 from faust_connect.data import Schema, Struct, struct_schema
 from faust_connect.exceptions import ConfigError, ConfigIssue, ConnectError
 from faust_connect.records import SourceRecord
@@ -167,8 +167,10 @@ class _Querier:
 class JdbcSourceTask(SourceTask):
     """Polls its tables in turn."""
 
+    Config = JdbcSourceConnector.Config
+    settings: JdbcSourceConnector.Config
+
     async def start(self) -> None:
-        self.settings = parse_own(JdbcSourceConnector.Config, self.config)
         s = self.settings
         self.engine = connection_engine(s)
         self.zone = ZoneInfo(s.db_timezone)

@@ -59,7 +59,7 @@ from faust_connect.agents.connectors.cdc.mysql.schema import (
     value_converter,
 )
 from faust_connect.config import CommaList
-from faust_connect.connector import SourceConnector, SourceTask, parse_own
+from faust_connect.connector import SourceConnector, SourceTask
 from faust_connect.data import Struct
 from faust_connect.exceptions import ConfigIssue, ConnectError
 from faust_connect.records import SourceRecord
@@ -87,7 +87,7 @@ class MySqlTask(SourceTask):
     """Reads the snapshot and then the binlog in a thread; ``poll`` takes what has arrived."""
 
     async def start(self) -> None:
-        config: Any = parse_own(MySqlConnector.Config, self.config)
+        config = self.settings
         flavour = (
             "mariadb" if "mariadb" in self.config.get("connector.class", "").lower() else "mysql"
         )
@@ -151,6 +151,9 @@ class MySqlConnector(SourceConnector):
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         """One task: a binlog is one ordered stream."""
         return [dict(self.raw)]
+
+
+MySqlTask.Config = MySqlConnector.Config
 
 
 class Capture:

@@ -67,7 +67,7 @@ from faust_connect.agents.connectors.cdc.postgres.replication import (
     PgServer,
 )
 from faust_connect.config import CommaList
-from faust_connect.connector import SourceConnector, SourceTask, parse_own
+from faust_connect.connector import SourceConnector, SourceTask
 from faust_connect.data import Struct
 from faust_connect.exceptions import ConfigIssue, ConnectError
 from faust_connect.records import SourceRecord
@@ -146,7 +146,7 @@ class PostgresCdcTask(SourceTask):
     threaded: ThreadedReader[SourceRecord] | None = None
 
     async def start(self) -> None:
-        config = parse_own(PostgresConnector.Config, self.config)
+        config = self.settings
         partition = {"server": config.topic_prefix}
         self.partition = partition
         reader = Reader(config, partition, self.context.offset(partition), self.context.logger)
@@ -178,6 +178,7 @@ class PostgresCdcTask(SourceTask):
 
 
 PostgresConnector.task_class = PostgresCdcTask
+PostgresCdcTask.Config = PostgresConnector.Config
 
 
 def resume_position(offset: Mapping[str, Any] | None) -> tuple[int, int]:
