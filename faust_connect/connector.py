@@ -4,20 +4,23 @@ A *connector* declares its config keys, checks them, and splits the work into ta
 *tasks* do the work. A source task polls records from the outside world; a sink task receives
 batches of records from Kafka and writes them out::
 
-    class LinesSource(SourceConnector):
-        class Config(PluginConfig):
-            file: str = Field(description="File to read.")
-            topic: str = Field(description="Topic to write to.")
-
-        task_class = LinesTask
+    class LinesConfig(PluginConfig):
+        file: str = Field(description="File to read.")
+        topic: str = Field(description="Topic to write to.")
 
     class LinesTask(SourceTask):
+        Config = LinesConfig  # parsed into self.settings
+
         async def start(self) -> None:
-            stored = self.context.offset({"file": self.config["file"]})
+            stored = self.context.offset({"file": self.settings.file})
             self.position = stored["position"] if stored else 0
 
         async def poll(self) -> Sequence[SourceRecord]:
             ...  # return records; an empty list means "nothing now"
+
+    class LinesSource(SourceConnector):
+        Config = LinesConfig  # the keys config/validate checks and lists
+        task_class = LinesTask
 
 The runtime (``faust_connect.agents``) runs tasks as Faust timers and agents; nothing here
 depends on it.
@@ -85,9 +88,14 @@ class SinkTaskContext(Protocol):
 
 
 class _Task:
+    #: The task's keys (usually its connector's ``Config``), parsed into :attr:`settings`.
+    Config: ClassVar[type[PluginConfig]] = PluginConfig
+
     def __init__(self, config: Mapping[str, str], context: Any) -> None:
         #: This task's config (string keys and values, as Kafka Connect passes them).
         self.config = config
+        #: The keys ``Config`` declares, parsed (a subclass may annotate their type).
+        self.settings: Any = parse_own(self.Config, config)
         self.context = context
 
     async def start(self) -> None:
@@ -202,7 +210,7 @@ def own_keys(model: type[PluginConfig], config: Mapping[str, Any]) -> dict[str, 
 
 #: Connector plugins by name; Kafka Connect's class names of the built-ins are aliases.
 connectors: Registry[type[Connector]] = Registry(
-    "connector", entry_point_group="faust_connect.connectors"
+    "connector", Connector, entry_point_group="faust_connect.connectors"
 )
 
 _FILE = "org.apache.kafka.connect.file"

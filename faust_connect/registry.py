@@ -2,7 +2,8 @@
 
 ::
 
-    transforms = Registry[type[Transform]]("transform", entry_point_group="faust_connect.transforms")
+    transforms = Registry[type[Transform]]("transform", Transform,
+                                           entry_point_group="faust_connect.transforms")
     transforms.register("InsertField", InsertField,
                         aliases=["org.apache.kafka.connect.transforms.InsertField"])
 
@@ -10,7 +11,8 @@
     class MyTransform(...): ...
 
 Lookups accept a registered name, an alias, or a dotted ``module:attr`` / ``module.attr`` path
-(Kafka's ``connector.class``). An unknown name raises PluginNotFound listing close matches.
+(Kafka's ``connector.class``). An unknown name raises PluginNotFound listing close matches; so
+does a name that finds something other than a subclass of the registry's base class.
 Entry points of the group are loaded once, on the first lookup; a broken one warns.
 """
 
@@ -33,8 +35,12 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Plugins of one kind, by name."""
 
-    def __init__(self, kind: str, *, entry_point_group: str | None = None) -> None:
+    def __init__(
+        self, kind: str, base: type | None = None, *, entry_point_group: str | None = None
+    ) -> None:
         self.kind = kind
+        #: What every plugin here is a subclass of (checked on each lookup).
+        self.base = base
         self.entry_point_group = entry_point_group
         self._plugins: dict[str, T | str] = {}
         self._aliases: dict[str, str] = {}
@@ -103,11 +109,17 @@ class Registry(Generic[T]):
             imported = self._import_path(name)
             if imported is None:
                 raise PluginNotFound(self._not_found(name))
-            return imported
+            return self._checked(name, imported)
         if isinstance(plugin, str):
-            plugin = self._resolve(plugin)
+            plugin = self._checked(name, self._resolve(plugin))
             self._plugins[key] = plugin
         return plugin
+
+    def _checked(self, name: str, found: T) -> T:
+        base = self.base
+        if base is not None and not (isinstance(found, type) and issubclass(found, base)):
+            raise PluginNotFound(f"{name} is not a {self.kind}.")
+        return found
 
     def _import_path(self, path: str) -> T | None:
         if ":" in path:

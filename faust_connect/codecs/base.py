@@ -146,7 +146,7 @@ class Converter(ABC):
 
 
 converters: Registry[type[Converter]] = Registry(
-    "converter", entry_point_group="faust_connect.converters"
+    "converter", Converter, entry_point_group="faust_connect.converters"
 )
 
 _KAFKA = "org.apache.kafka.connect"
@@ -197,8 +197,6 @@ def converter_from_config(
         cls = converters.get(str(class_name).strip())
     except PluginNotFound as exc:
         raise ConfigError([ConfigIssue(prefix, str(exc))]) from None
-    if not (isinstance(cls, type) and issubclass(cls, Converter)):
-        raise ConfigError([ConfigIssue(prefix, f"{class_name} is not a Converter")])
     start = prefix + "."
     options = {k[len(start) :]: v for k, v in source.items() if k.startswith(start)}
     return cls.from_config(

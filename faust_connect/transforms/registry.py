@@ -27,11 +27,11 @@ KAFKA_PREDICATES_PACKAGE = "org.apache.kafka.connect.transforms.predicates"
 
 #: Transforms by name.
 transforms: Registry[type[Transform]] = Registry(
-    "transform", entry_point_group="faust_connect.transforms"
+    "transform", Transform, entry_point_group="faust_connect.transforms"
 )
 #: Predicates by name.
 predicates: Registry[type[Predicate]] = Registry(
-    "predicate", entry_point_group="faust_connect.predicates"
+    "predicate", Predicate, entry_point_group="faust_connect.predicates"
 )
 
 _M = "faust_connect.transforms."
