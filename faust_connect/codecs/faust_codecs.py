@@ -13,9 +13,6 @@ Registered when :mod:`faust_connect.codecs` is imported (they need no topic or r
 :func:`register_avro_codec`. A codec sees no topic; the Avro codec therefore defaults to
 RecordNameStrategy (or give it a ``topic``).
 
-The same classes can be declared as entry points of Faust's ``faust.codecs`` group, so the
-names work even before this package is imported.
-
 Writing, a :class:`~faust_connect.data.Struct` carries its schema; any other value is written
 without one. Reading gives the value only (a Struct when the data has a struct schema)::
 
@@ -38,10 +35,6 @@ from faust_connect.data import Struct
 
 __all__ = [
     "BUILTIN_CODECS",
-    "ConnectBytesCodec",
-    "ConnectJsonCodec",
-    "ConnectJsonPlainCodec",
-    "ConnectStringCodec",
     "ConverterCodec",
     "register_avro_codec",
     "register_builtin_codecs",
@@ -74,68 +67,19 @@ class ConverterCodec(codecs.Codec):
         return self.converter.to_connect(self.topic, s)[1]
 
 
-class _Builtin(ConverterCodec):
-    """A ConverterCodec that Faust can build with no arguments (its entry points do)."""
-
-    def __init__(self, children: tuple[CodecT, ...] | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("converter", self.new_converter())
-        super().__init__(children, **kwargs)
-
-    @staticmethod
-    def new_converter() -> Converter:
-        """The converter this codec wraps."""
-        raise NotImplementedError
-
-
-class ConnectJsonCodec(_Builtin):
-    """``connect-json``: JsonConverter with schemas (the envelope)."""
-
-    @staticmethod
-    def new_converter() -> Converter:
-        """A JsonConverter with ``schemas.enable=true``."""
-        return JsonConverter()
-
-
-class ConnectJsonPlainCodec(_Builtin):
-    """``connect-json-plain``: JsonConverter with ``schemas.enable=false``."""
-
-    @staticmethod
-    def new_converter() -> Converter:
-        """A JsonConverter with ``schemas.enable=false``."""
-        return JsonConverter({"schemas.enable": False})
-
-
-class ConnectStringCodec(_Builtin):
-    """``connect-string``: StringConverter (UTF-8)."""
-
-    @staticmethod
-    def new_converter() -> Converter:
-        """A StringConverter."""
-        return StringConverter()
-
-
-class ConnectBytesCodec(_Builtin):
-    """``connect-bytes``: ByteArrayConverter (Faust passes ``bytes`` values through unencoded)."""
-
-    @staticmethod
-    def new_converter() -> Converter:
-        """A ByteArrayConverter."""
-        return ByteArrayConverter()
-
-
-#: The codecs :func:`register_builtin_codecs` registers, by name.
-BUILTIN_CODECS: dict[str, Callable[[], ConverterCodec]] = {
-    "connect-json": ConnectJsonCodec,
-    "connect-json-plain": ConnectJsonPlainCodec,
-    "connect-string": ConnectStringCodec,
-    "connect-bytes": ConnectBytesCodec,
+#: The converters :func:`register_builtin_codecs` registers as codecs, by codec name.
+BUILTIN_CODECS: dict[str, Callable[[], Converter]] = {
+    "connect-json": JsonConverter,
+    "connect-json-plain": lambda: JsonConverter({"schemas.enable": False}),
+    "connect-string": StringConverter,
+    "connect-bytes": ByteArrayConverter,
 }
 
 
 def register_builtin_codecs() -> None:
     """Register the context-free converters as Faust codecs (idempotent)."""
-    for name, codec in BUILTIN_CODECS.items():
-        codecs.register(name, codec())
+    for name, new_converter in BUILTIN_CODECS.items():
+        codecs.register(name, ConverterCodec(converter=new_converter()))
 
 
 def register_avro_codec(

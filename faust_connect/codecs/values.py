@@ -184,11 +184,8 @@ def _parse_embedded(tokens: list[str], pos: int) -> tuple[tuple[Schema | None, A
         while tokens[pos] != "]":
             item, pos = _parse_embedded(tokens, pos)
             items.append(item)
-            if tokens[pos] == ",":
-                pos += 1
-            elif tokens[pos] != "]":
-                raise _Unparsable("array elements missing ','")
-        schema = _common([s for s, _ in items], [v for _, v in items])
+            pos = _past_comma(tokens, pos, "]", "array elements")
+        schema = _common(items)
         values = [_widen(schema, v) for _, v in items]
         return (array_schema(schema) if schema else None, values), pos + 1
     if token == "{":
@@ -202,12 +199,8 @@ def _parse_embedded(tokens: list[str], pos: int) -> tuple[tuple[Schema | None, A
             value, pos = _parse_embedded(tokens, pos + 1)
             keys.append(key)
             vals.append(value)
-            if tokens[pos] == ",":
-                pos += 1
-            elif tokens[pos] != "}":
-                raise _Unparsable("map entries missing ','")
-        ks = _common([s for s, _ in keys], [v for _, v in keys])
-        vs = _common([s for s, _ in vals], [v for _, v in vals])
+            pos = _past_comma(tokens, pos, "}", "map entries")
+        ks, vs = _common(keys), _common(vals)
         out = {_widen(ks, k): _widen(vs, v) for (_, k), (_, v) in zip(keys, vals, strict=True)}
         return (map_schema(ks, vs) if ks and vs else None, out), pos + 1
     if token.startswith('"'):
@@ -222,7 +215,18 @@ def _parse_embedded(tokens: list[str], pos: int) -> tuple[tuple[Schema | None, A
     return scalar, pos + 1
 
 
-def _common(schemas: list[Schema | None], values: list[Any]) -> Schema | None:
+def _past_comma(tokens: list[str], pos: int, close: str, what: str) -> int:
+    """The position after an element: past its ``,``, or at the ``close`` that ends the list."""
+    if tokens[pos] == ",":
+        return pos + 1
+    if tokens[pos] != close:
+        raise _Unparsable(f"{what} missing ','")
+    return pos
+
+
+def _common(items: list[tuple[Schema | None, Any]]) -> Schema | None:
+    """The schema all parsed items fit (the widest number; optional if one is null), or None."""
+    schemas = [s for s, _ in items]
     present = [s for s in schemas if s is not None]
     if not present:
         return None

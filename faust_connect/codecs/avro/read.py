@@ -24,6 +24,7 @@ from faust_connect.codecs.avro.schema import (
     PRIMITIVES,
     RECORD_DOC,
     AvroSchemaError,
+    to_avro,
 )
 from faust_connect.codecs.avro.values import default_from_json
 from faust_connect.data import (
@@ -32,7 +33,6 @@ from faust_connect.data import (
     INT8,
     INT16,
     INT32,
-    INT64,
     STRING,
     TIME,
     TIMESTAMP,
@@ -45,6 +45,12 @@ from faust_connect.data import (
 )
 
 __all__ = ["from_avro"]
+
+#: (Avro type, logicalType) → Connect's Date, Time or Timestamp: to_avro's mapping reversed.
+_LOGICAL: dict[tuple[str, str], Schema] = {
+    (avro["type"], avro["logicalType"]): schema
+    for schema, avro in ((s, to_avro(s)) for s in (DATE, TIME, TIMESTAMP))
+}
 
 
 def from_avro(node: Any) -> Schema:
@@ -91,19 +97,15 @@ class _FromAvro:
 
     def _base(self, node: dict[str, Any], kind: str, namespace: str) -> Schema:
         logical = node.get("logicalType")
+        if isinstance(logical, str) and (kind, logical) in _LOGICAL:
+            return _LOGICAL[kind, logical]
         if kind == "int":
-            if logical == "date":
-                return DATE
-            if logical == "time-millis":
-                return TIME
             connect_type = node.get("connect.type")
             if connect_type is None:
                 return INT32
             if connect_type not in ("int8", "int16"):
                 raise AvroSchemaError(f"unknown connect.type {connect_type!r} for an Avro int")
             return INT8 if connect_type == "int8" else INT16
-        if kind == "long":
-            return TIMESTAMP if logical == "timestamp-millis" else INT64
         if kind in ("bytes", "fixed"):
             params = {"connect.fixed.size": str(node["size"])} if kind == "fixed" else {}
             if kind == "fixed":

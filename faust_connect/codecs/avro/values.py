@@ -5,6 +5,9 @@ two's-complement bytes, Date as days, Time and Timestamp as milliseconds, struct
 field order, maps with non-string keys as lists of ``{"key", "value"}`` records. The converters
 hand fastavro schemas without ``logicalType``, so read values arrive in the same raw form and
 are rebuilt into Connect values here (Decimal, date, time, datetime, structs, maps).
+
+Each direction, and each direction of Avro's JSON defaults, is a
+:class:`~faust_connect.codecs.visitor.SchemaVisitor`: only the leaves are written here.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from faust_connect.codecs import logical as lg
-from faust_connect.data import Logical, Schema, Struct, Type
+from faust_connect.codecs.visitor import SchemaVisitor
+from faust_connect.data import Schema, Struct, Type
 
 __all__ = ["default_from_json", "default_to_json", "reader", "writer"]
 
@@ -29,37 +33,53 @@ def _same(value: Any) -> Any:
 
 def writer(schema: Schema) -> Convert:
     """Connect value → fastavro datum, for values of ``schema``."""
-    convert = _writer(schema)
+    return _or_null(_WRITER.visit(schema))
+
+
+def reader(schema: Schema) -> Convert:
+    """fastavro datum → Connect value of ``schema``."""
+    return _or_null(_READER.visit(schema))
+
+
+def _or_null(convert: Convert) -> Convert:
+    """``convert`` that passes None through (``_same`` stays itself: nothing to do)."""
     if convert is _same:
         return _same
     return lambda v: None if v is None else convert(v)
 
 
-def _writer(schema: Schema) -> Convert:
-    name = schema.name
-    if name == Logical.DECIMAL:
-        scale = lg.decimal_scale(schema)
+class _Writer(SchemaVisitor[Convert]):
+    """The leaves of :func:`writer` (``_same`` where the Connect value is the datum)."""
+
+    def on_decimal(self, schema: Schema, scale: int) -> Convert:
         return lambda v: lg.decimal_to_bytes(v, scale)
-    if name == Logical.DATE:
+
+    def on_date(self, schema: Schema) -> Convert:
         return lg.date_to_days
-    if name == Logical.TIME:
+
+    def on_time(self, schema: Schema) -> Convert:
         return lg.time_to_millis
-    if name == Logical.TIMESTAMP:
+
+    def on_timestamp(self, schema: Schema) -> Convert:
         return lg.timestamp_to_millis
-    kind = schema.type
-    if kind is Type.BYTES:
+
+    def on_primitive(self, schema: Schema) -> Convert:
+        return _same
+
+    def on_bytes(self, schema: Schema) -> Convert:
         return bytes
-    if kind is Type.ARRAY:
-        assert schema.value_schema is not None
-        item = writer(schema.value_schema)
+
+    def on_array(self, schema: Schema, items: Schema) -> Convert:
+        item = writer(items)
         return list if item is _same else (lambda v: [item(x) for x in v])
-    if kind is Type.MAP:
-        assert schema.key_schema is not None and schema.value_schema is not None
-        key, value = writer(schema.key_schema), writer(schema.value_schema)
-        if schema.key_schema.type is Type.STRING and not schema.key_schema.optional:
+
+    def on_map(self, schema: Schema, keys: Schema, values: Schema) -> Convert:
+        key, value = writer(keys), writer(values)
+        if keys.type is Type.STRING and not keys.optional:
             return lambda m: {k: value(v) for k, v in m.items()}
         return lambda m: [{"key": key(k), "value": value(v)} for k, v in m.items()]
-    if kind is Type.STRUCT:
+
+    def on_struct(self, schema: Schema) -> Convert:
         names = tuple(f.name for f in schema.fields)
         special = tuple(
             (f.name, convert) for f in schema.fields if (convert := writer(f.schema)) is not _same
@@ -72,44 +92,37 @@ def _writer(schema: Schema) -> Convert:
             return out
 
         return write_struct
-    return _same
 
 
-def reader(schema: Schema) -> Convert:
-    """fastavro datum → Connect value of ``schema``."""
-    convert = _reader(schema)
-    if convert is _same:
-        return _same
-    return lambda v: None if v is None else convert(v)
+class _Reader(SchemaVisitor[Convert]):
+    """The leaves of :func:`reader` (a logical value fastavro already built passes as it is)."""
 
-
-def _reader(schema: Schema) -> Convert:
-    name = schema.name
-    if name == Logical.DECIMAL:
-        scale = lg.decimal_scale(schema)
+    def on_decimal(self, schema: Schema, scale: int) -> Convert:
         return lambda v: v if isinstance(v, decimal.Decimal) else lg.bytes_to_decimal(v, scale)
-    if name == Logical.DATE:
+
+    def on_date(self, schema: Schema) -> Convert:
         return lambda v: v if isinstance(v, dt.date) else lg.days_to_date(v)
-    if name == Logical.TIME:
+
+    def on_time(self, schema: Schema) -> Convert:
         return lambda v: v if isinstance(v, dt.time) else lg.millis_to_time(v)
-    if name == Logical.TIMESTAMP:
+
+    def on_timestamp(self, schema: Schema) -> Convert:
         return lambda v: v if isinstance(v, dt.datetime) else lg.millis_to_timestamp(v)
-    kind = schema.type
-    if kind is Type.ARRAY:
-        assert schema.value_schema is not None
-        item = reader(schema.value_schema)
+
+    def on_primitive(self, schema: Schema) -> Convert:
+        return _same
+
+    def on_array(self, schema: Schema, items: Schema) -> Convert:
+        item = reader(items)
         return _same if item is _same else (lambda v: [item(x) for x in v])
-    if kind is Type.MAP:
-        assert schema.key_schema is not None and schema.value_schema is not None
-        key, value = reader(schema.key_schema), reader(schema.value_schema)
-        if (
-            isinstance(schema.key_schema, Schema)
-            and schema.key_schema.type is Type.STRING
-            and not schema.key_schema.optional
-        ):
+
+    def on_map(self, schema: Schema, keys: Schema, values: Schema) -> Convert:
+        key, value = reader(keys), reader(values)
+        if keys.type is Type.STRING and not keys.optional:
             return lambda m: {k: value(v) for k, v in m.items()}
         return lambda m: {key(e["key"]): value(e["value"]) for e in m}
-    if kind is Type.STRUCT:
+
+    def on_struct(self, schema: Schema) -> Convert:
         names = tuple(f.name for f in schema.fields)
         special = tuple(
             (i, convert)
@@ -125,77 +138,103 @@ def _reader(schema: Schema) -> Convert:
             return trusted(schema, values)
 
         return read_struct
-    return _same
+
+
+_WRITER = _Writer()
+_READER = _Reader()
 
 
 def default_to_json(schema: Schema, value: Any) -> Any:
     """A Connect default as an Avro JSON default (bytes as ISO-8859-1 text)."""
-    name = schema.name
-    if name == Logical.DECIMAL:
-        return lg.decimal_to_bytes(value, lg.decimal_scale(schema)).decode("latin-1")
-    if name == Logical.DATE:
-        return lg.date_to_days(value)
-    if name == Logical.TIME:
-        return lg.time_to_millis(value)
-    if name == Logical.TIMESTAMP:
-        return lg.timestamp_to_millis(value)
-    kind = schema.type
-    if kind is Type.BYTES:
-        return bytes(value).decode("latin-1")
-    if kind is Type.ARRAY:
-        assert schema.value_schema is not None
-        return [default_to_json(schema.value_schema, v) for v in value]
-    if kind is Type.MAP:
-        assert schema.key_schema is not None and schema.value_schema is not None
-        if schema.key_schema.type is Type.STRING:
-            return {k: default_to_json(schema.value_schema, v) for k, v in value.items()}
-        return [
-            {
-                "key": default_to_json(schema.key_schema, k),
-                "value": default_to_json(schema.value_schema, v),
-            }
-            for k, v in value.items()
-        ]
-    if kind is Type.STRUCT:
-        return {
-            f.name: None if v is None else default_to_json(f.schema, v)
-            for f, v in zip(schema.fields, value.values(), strict=True)
-        }
-    return value
+    return _DefaultToJson(value).visit(schema)
 
 
 def default_from_json(schema: Schema, value: Any) -> Any:
     """An Avro JSON default as a Connect value of ``schema``."""
     if value is None:
         return None
-    name = schema.name
-    if name == Logical.DECIMAL:
-        return lg.bytes_to_decimal(value.encode("latin-1"), lg.decimal_scale(schema))
-    if name == Logical.DATE:
-        return lg.days_to_date(value)
-    if name == Logical.TIME:
-        return lg.millis_to_time(value)
-    if name == Logical.TIMESTAMP:
-        return lg.millis_to_timestamp(value)
-    kind = schema.type
-    if kind is Type.BYTES:
-        return str(value).encode("latin-1")
-    if kind in (Type.FLOAT32, Type.FLOAT64):
-        return float(value)
-    if kind is Type.ARRAY:
-        assert schema.value_schema is not None
-        return [default_from_json(schema.value_schema, v) for v in value]
-    if kind is Type.MAP:
-        assert schema.key_schema is not None and schema.value_schema is not None
+    return _DefaultFromJson(value).visit(schema)
+
+
+class _Default(SchemaVisitor[Any]):
+    """One default value, converted (a visitor per value: defaults are few and small)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def on_primitive(self, schema: Schema) -> Any:
+        return self.value
+
+
+class _DefaultToJson(_Default):
+    """A Connect default's Avro JSON form."""
+
+    def on_decimal(self, schema: Schema, scale: int) -> Any:
+        return lg.decimal_to_bytes(self.value, scale).decode("latin-1")
+
+    def on_date(self, schema: Schema) -> Any:
+        return lg.date_to_days(self.value)
+
+    def on_time(self, schema: Schema) -> Any:
+        return lg.time_to_millis(self.value)
+
+    def on_timestamp(self, schema: Schema) -> Any:
+        return lg.timestamp_to_millis(self.value)
+
+    def on_bytes(self, schema: Schema) -> Any:
+        return bytes(self.value).decode("latin-1")
+
+    def on_array(self, schema: Schema, items: Schema) -> Any:
+        return [default_to_json(items, v) for v in self.value]
+
+    def on_map(self, schema: Schema, keys: Schema, values: Schema) -> Any:
+        if keys.type is Type.STRING:
+            return {k: default_to_json(values, v) for k, v in self.value.items()}
+        return [
+            {"key": default_to_json(keys, k), "value": default_to_json(values, v)}
+            for k, v in self.value.items()
+        ]
+
+    def on_struct(self, schema: Schema) -> Any:
+        return {
+            f.name: None if v is None else default_to_json(f.schema, v)
+            for f, v in zip(schema.fields, self.value.values(), strict=True)
+        }
+
+
+class _DefaultFromJson(_Default):
+    """A non-null Avro JSON default as a Connect value."""
+
+    def on_decimal(self, schema: Schema, scale: int) -> Any:
+        return lg.bytes_to_decimal(self.value.encode("latin-1"), scale)
+
+    def on_date(self, schema: Schema) -> Any:
+        return lg.days_to_date(self.value)
+
+    def on_time(self, schema: Schema) -> Any:
+        return lg.millis_to_time(self.value)
+
+    def on_timestamp(self, schema: Schema) -> Any:
+        return lg.millis_to_timestamp(self.value)
+
+    def on_bytes(self, schema: Schema) -> Any:
+        return str(self.value).encode("latin-1")
+
+    def on_float(self, schema: Schema) -> Any:
+        return float(self.value)
+
+    def on_array(self, schema: Schema, items: Schema) -> Any:
+        return [default_from_json(items, v) for v in self.value]
+
+    def on_map(self, schema: Schema, keys: Schema, values: Schema) -> Any:
+        value = self.value
         pairs = (
             value.items() if isinstance(value, dict) else ((e["key"], e["value"]) for e in value)
         )
-        return {
-            default_from_json(schema.key_schema, k): default_from_json(schema.value_schema, v)
-            for k, v in pairs
-        }
-    if kind is Type.STRUCT:
+        return {default_from_json(keys, k): default_from_json(values, v) for k, v in pairs}
+
+    def on_struct(self, schema: Schema) -> Any:
+        value = self.value
         return Struct(
             schema, {f.name: default_from_json(f.schema, value.get(f.name)) for f in schema.fields}
         )
-    return value

@@ -4,6 +4,8 @@
 None) to the Connect value, checking types as it goes. Struct and array decoders are generated
 code with an inline type check per field or element; a field's full decoder runs only when that
 check fails (a null, a default, a conversion such as base64 or a logical type, or an error).
+The walk over the schema is :class:`~faust_connect.codecs.visitor.SchemaVisitor`'s; the
+decoder supplies its ``on_*`` leaves.
 
 A Decimal written as a JSON number (``decimal.format=NUMERIC``) may have more digits than a
 float holds, so finding a float where a Decimal belongs raises :class:`InexactDecimal`: the
@@ -19,7 +21,8 @@ from typing import Any
 
 from faust_connect.codecs import logical as lg
 from faust_connect.codecs.json.encode import Encode, ValueJsonError, compile_function, json_type
-from faust_connect.data import Logical, Schema, Struct, Type
+from faust_connect.codecs.visitor import SchemaVisitor
+from faust_connect.data import Schema, Struct, Type
 
 __all__ = ["Decode", "InexactDecimal", "JsonDecoder"]
 
@@ -38,8 +41,8 @@ class InexactDecimal(Exception):
     """A Decimal arrived as a JSON float: parse again keeping every digit."""
 
 
-class JsonDecoder:
-    """Compiles per-schema decoders for one converter's settings."""
+class JsonDecoder(SchemaVisitor[Decode]):
+    """Compiles per-schema decoders for one converter's settings (the ``on_*`` leaves)."""
 
     def __init__(self, *, replace_null_with_default: bool = True):
         self.replace_null_with_default = replace_null_with_default
@@ -50,7 +53,7 @@ class JsonDecoder:
             if schema.default is not None and self.replace_null_with_default:
                 return self._struct_decoder(schema, "default")
             return self._struct_decoder(schema, "optional" if schema.optional else "required")
-        inner = self._decoder(schema)
+        inner = self.visit(schema)
         if schema.default is not None and self.replace_null_with_default:
             default = schema.default
             return lambda v: default if v is None else inner(v)
@@ -65,41 +68,45 @@ class JsonDecoder:
 
         return required
 
-    def _decoder(self, schema: Schema) -> Decode:
-        name = schema.name
-        if name == Logical.DECIMAL:
-            scale = lg.decimal_scale(schema)
-            return lambda v: _decimal_from_json(v, scale)
-        if name in (Logical.DATE, Logical.TIME, Logical.TIMESTAMP):
-            convert = {
-                Logical.DATE: lg.days_to_date,
-                Logical.TIME: lg.millis_to_time,
-                Logical.TIMESTAMP: lg.millis_to_timestamp,
-            }[name]
-            check = self._decoder(schema.replace(name=None, version=None))
-            return lambda v: convert(check(v))
-        kind = schema.type
-        if kind in _INT_RANGES:
-            low, high = _INT_RANGES[kind]
-            return lambda v: v if type(v) is int and low <= v <= high else _bad(kind, v)
-        if kind in (Type.FLOAT32, Type.FLOAT64):
-            return _float_from_json
-        if kind is Type.BOOLEAN:
-            return lambda v: v if type(v) is bool else _bad(kind, v)
-        if kind is Type.STRING:
-            return lambda v: v if type(v) is str else _bad(kind, v)
-        if kind is Type.BYTES:
-            return _bytes_from_json
-        if kind is Type.ARRAY:
-            assert schema.value_schema is not None
-            return self._array_decoder(schema.value_schema)
-        if kind is Type.MAP:
-            return self._map_decoder(schema)
-        return self._struct_decoder(schema)
+    def on_decimal(self, schema: Schema, scale: int) -> Decode:
+        return lambda v: _decimal_from_json(v, scale)
 
-    def _array_decoder(self, item_schema: Schema) -> Decode:
-        check = self._fast_check(item_schema, "x")
-        namespace: dict[str, Any] = {"d": self.decoder(item_schema), "bad": _bad}
+    def on_date(self, schema: Schema) -> Decode:
+        return self._logical(schema, lg.days_to_date)
+
+    def on_time(self, schema: Schema) -> Decode:
+        return self._logical(schema, lg.millis_to_time)
+
+    def on_timestamp(self, schema: Schema) -> Decode:
+        return self._logical(schema, lg.millis_to_timestamp)
+
+    def _logical(self, schema: Schema, convert: Decode) -> Decode:
+        """The Connect type's checks, then ``convert`` of the wire value."""
+        check = self.visit(schema.replace(name=None, version=None))
+        return lambda v: convert(check(v))
+
+    def on_int(self, schema: Schema) -> Decode:
+        kind = schema.type
+        low, high = _INT_RANGES[kind]
+        return lambda v: v if type(v) is int and low <= v <= high else _bad(kind, v)
+
+    def on_float(self, schema: Schema) -> Decode:
+        return _float_from_json
+
+    def on_boolean(self, schema: Schema) -> Decode:
+        kind = schema.type
+        return lambda v: v if type(v) is bool else _bad(kind, v)
+
+    def on_string(self, schema: Schema) -> Decode:
+        kind = schema.type
+        return lambda v: v if type(v) is str else _bad(kind, v)
+
+    def on_bytes(self, schema: Schema) -> Decode:
+        return _bytes_from_json
+
+    def on_array(self, schema: Schema, items: Schema) -> Decode:
+        check = self._fast_check(items, "x")
+        namespace: dict[str, Any] = {"d": self.decoder(items), "bad": _bad}
         item = f"x if {check} else d(x)" if check else "d(x)"
         source = (
             "def decode(v):\n"
@@ -119,10 +126,9 @@ class JsonDecoder:
             return f"{var} is None or {check}"
         return check
 
-    def _map_decoder(self, schema: Schema) -> Decode:
-        assert schema.key_schema is not None and schema.value_schema is not None
-        value = self.decoder(schema.value_schema)
-        if schema.key_schema.type is Type.STRING:
+    def on_map(self, schema: Schema, keys: Schema, values: Schema) -> Decode:
+        value = self.decoder(values)
+        if keys.type is Type.STRING:
 
             def object_map(v: Any) -> dict[Any, Any]:
                 if type(v) is not dict:
@@ -133,7 +139,7 @@ class JsonDecoder:
                 return {k: value(x) for k, x in v.items()}
 
             return object_map
-        key = self.decoder(schema.key_schema)
+        key = self.decoder(keys)
 
         def pairs_map(v: Any) -> dict[Any, Any]:
             if type(v) is not list:
@@ -149,6 +155,9 @@ class JsonDecoder:
             return out
 
         return pairs_map
+
+    def on_struct(self, schema: Schema) -> Decode:
+        return self._struct_decoder(schema)
 
     def _struct_decoder(self, schema: Schema, null: str = "") -> Decode:
         # Generated code: an inline type check per field; the field's full decoder runs only

@@ -4,6 +4,8 @@
 to a JSON-ready value. It is built once and cached by the converter, so the per-record work is
 only the walk over the value. An encoder of ``None`` means "already JSON-ready" (ints, floats,
 booleans, strings), so a struct of such fields becomes one dict display with no call per field.
+The walk over the schema is :class:`~faust_connect.codecs.visitor.SchemaVisitor`'s; the
+encoder supplies its ``on_*`` leaves.
 
 Encoding follows Kafka's JsonConverter: bytes → base64 text, Decimal → base64 of the unscaled
 bytes or (``decimal.format=NUMERIC``) a JSON number, Date/Time/Timestamp → ints, maps with
@@ -20,7 +22,8 @@ from typing import Any
 import orjson
 
 from faust_connect.codecs import logical as lg
-from faust_connect.data import Logical, Schema, Type
+from faust_connect.codecs.visitor import SchemaVisitor
+from faust_connect.data import Schema, Type
 
 __all__ = [
     "Encode",
@@ -39,8 +42,8 @@ class ValueJsonError(ValueError):
     """A value that does not fit its schema (the converter wraps it in a CodecError)."""
 
 
-class JsonEncoder:
-    """Compiles per-schema encoders for one converter's settings."""
+class JsonEncoder(SchemaVisitor[Encode | None]):
+    """Compiles per-schema encoders for one converter's settings (the ``on_*`` leaves)."""
 
     def __init__(self, *, decimal_numeric: bool = False, replace_null_with_default: bool = True):
         self.decimal_numeric = decimal_numeric
@@ -65,31 +68,53 @@ class JsonEncoder:
 
     def encoder(self, schema: Schema) -> Encode | None:
         """The encoder of non-null ``schema`` values; None if they are already JSON-ready."""
-        name = schema.name
-        if name == Logical.DECIMAL:
-            scale = lg.decimal_scale(schema)
-            if self.decimal_numeric:
-                return _numeric_decimal
-            return lambda v: _b64(lg.decimal_to_bytes(v, scale))
-        if name == Logical.DATE:
-            return lg.date_to_days
-        if name == Logical.TIME:
-            return lg.time_to_millis
-        if name == Logical.TIMESTAMP:
-            return lg.timestamp_to_millis
-        kind = schema.type
-        if kind is Type.BYTES:
-            return _b64
-        if kind is Type.ARRAY:
-            assert schema.value_schema is not None
-            return self._array_encoder(schema.value_schema)
-        if kind is Type.MAP:
-            return self._map_encoder(schema)
-        if kind is Type.STRUCT:
-            return self._struct_encoder(schema)
-        if kind in (Type.FLOAT32, Type.FLOAT64):
-            return _as_float  # written as Java's Double.toString writes them
+        return self.visit(schema)
+
+    def on_decimal(self, schema: Schema, scale: int) -> Encode | None:
+        if self.decimal_numeric:
+            return _numeric_decimal
+        return lambda v: _b64(lg.decimal_to_bytes(v, scale))
+
+    def on_date(self, schema: Schema) -> Encode | None:
+        return lg.date_to_days
+
+    def on_time(self, schema: Schema) -> Encode | None:
+        return lg.time_to_millis
+
+    def on_timestamp(self, schema: Schema) -> Encode | None:
+        return lg.timestamp_to_millis
+
+    def on_primitive(self, schema: Schema) -> Encode | None:
         return None
+
+    def on_bytes(self, schema: Schema) -> Encode | None:
+        return _b64
+
+    def on_float(self, schema: Schema) -> Encode | None:
+        return _as_float  # written as Java's Double.toString writes them
+
+    def on_array(self, schema: Schema, items: Schema) -> Encode | None:
+        item = self._item(items)
+        if item is None:
+            return list
+        if item is _as_float:
+            return lambda v: [
+                x
+                if type(x) is float and (_LOW <= x < _HIGH or -_HIGH < x <= -_LOW)
+                else _as_float(x)
+                for x in v
+            ]
+        return lambda v: [item(x) for x in v]
+
+    def on_map(self, schema: Schema, keys: Schema, values: Schema) -> Encode | None:
+        item = self._item(values)
+        if keys.type is Type.STRING:
+            if item is None:
+                return dict
+            return lambda m: {k: item(v) for k, v in m.items()}
+        key: Encode = self._item(keys) or _same
+        value: Encode = item or _same
+        return lambda m: [[key(k), value(v)] for k, v in m.items()]
 
     def _item(self, schema: Schema) -> Encode | None:
         """An encoder that also handles null (as an array element or map value)."""
@@ -104,31 +129,7 @@ class JsonEncoder:
         inner = encode or (lambda v: v)
         return lambda v: null if v is None else inner(v)
 
-    def _array_encoder(self, item_schema: Schema) -> Encode:
-        item = self._item(item_schema)
-        if item is None:
-            return list
-        if item is _as_float:
-            return lambda v: [
-                x
-                if type(x) is float and (_LOW <= x < _HIGH or -_HIGH < x <= -_LOW)
-                else _as_float(x)
-                for x in v
-            ]
-        return lambda v: [item(x) for x in v]
-
-    def _map_encoder(self, schema: Schema) -> Encode:
-        assert schema.key_schema is not None and schema.value_schema is not None
-        item = self._item(schema.value_schema)
-        if schema.key_schema.type is Type.STRING:
-            if item is None:
-                return dict
-            return lambda m: {k: item(v) for k, v in m.items()}
-        key: Encode = self._item(schema.key_schema) or _same
-        value: Encode = item or _same
-        return lambda m: [[key(k), value(v)] for k, v in m.items()]
-
-    def _struct_encoder(self, schema: Schema) -> Encode:
+    def on_struct(self, schema: Schema) -> Encode | None:
         # Generated code: one dict display per struct, calls only for fields that need them.
         # Only indexes appear in the source; names and helpers are bound in the namespace.
         namespace: dict[str, Any] = {}

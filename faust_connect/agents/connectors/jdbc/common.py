@@ -34,7 +34,7 @@ except ImportError as _missing:  # pragma: no cover - depends on the environment
         "the JDBC connectors need SQLAlchemy: pip install 'faust-connect[sql]'"
     ) from _missing
 
-from faust_connect.agents.connectors.cdc.debezium import Debezium
+from faust_connect.agents.connectors.cdc.debezium import EPOCH, Debezium
 from faust_connect.data import (
     BOOLEAN,
     BYTES,
@@ -309,7 +309,6 @@ ValueWriter = Callable[[Any, "sa.types.TypeEngine[Any] | None"], Any]
 ColumnType = Callable[[Schema, str, bool], "sa.types.TypeEngine[Any]"]
 
 _MYSQL = ("mysql", "mariadb")
-_EPOCH = dt.datetime(1970, 1, 1)
 _DAY = dt.timedelta(days=1)
 
 
@@ -405,15 +404,15 @@ NAMED: Mapping[str, Named] = {
     Logical.TIME: Named(_time_column(None)),
     Logical.TIMESTAMP: Named(_timestamp_column(3)),
     Debezium.DATE: Named(
-        _date_column, _not_null(lambda days, _: _EPOCH.date() + dt.timedelta(days=days))
+        _date_column, _not_null(lambda days, _: EPOCH.date() + dt.timedelta(days=days))
     ),
     Debezium.TIME: Named(_time_column(3), _not_null(lambda ms, c: _time_of_day(ms * 1000, c))),
     Debezium.MICRO_TIME: Named(_time_column(6), _not_null(_time_of_day)),
     Debezium.TIMESTAMP: Named(
-        _timestamp_column(3), _not_null(lambda ms, _: _EPOCH + dt.timedelta(milliseconds=ms))
+        _timestamp_column(3), _not_null(lambda ms, _: EPOCH + dt.timedelta(milliseconds=ms))
     ),
     Debezium.MICRO_TIMESTAMP: Named(
-        _timestamp_column(6), _not_null(lambda us, _: _EPOCH + dt.timedelta(microseconds=us))
+        _timestamp_column(6), _not_null(lambda us, _: EPOCH + dt.timedelta(microseconds=us))
     ),
     Debezium.ZONED_TIMESTAMP: Named(_timestamp_column(6, zoned=True), _not_null(_zoned)),
     Debezium.JSON: Named(_json_column, _json_value),
