@@ -28,6 +28,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
+from faust.channels import Channel
+from mode.utils.queues import FlowControlEvent, ThrowableQueue
 
 from faust_connect.agents.runtime.error_policy import ToleranceExceeded
 from faust_connect.agents.runtime.pipeline import Messages, raw_of
@@ -53,6 +55,24 @@ class _Batch:
     #: The raw messages, for the dead letter queue.
     messages: Messages
     fetched_at: float
+
+
+class _Handoff(Channel[Any]):
+    """The channel from a sink's consumer loop to its agent, with queues of its own.
+
+    Faust's channel queues follow the app's flow control: while the worker's group rebalances
+    a put blocks (so a stopping task could not hand over its final flush, and was cancelled
+    without it) and on resume they are cleared (a batch waiting there would be dropped while
+    later ones are committed past it). A hand-over must do neither.
+    """
+
+    @property
+    def queue(self) -> ThrowableQueue[Any]:
+        if self._queue is None:
+            self._queue = ThrowableQueue(
+                maxsize=self.maxsize, flow_control=FlowControlEvent(initially_suspended=False)
+            )
+        return self._queue
 
 
 class _Flush:
@@ -108,7 +128,7 @@ class SinkRunner(TaskRunner):
         await consumer.start()
         await task.start()
         app = self.services.app
-        channel = app.channel(maxsize=CHANNEL_SIZE)
+        channel: Any = _Handoff(app, maxsize=CHANNEL_SIZE)
         name = f"connect-sink-{self.connector}-{self.task_id}"
 
         async def writer(stream: AsyncIterator[Any]) -> None:

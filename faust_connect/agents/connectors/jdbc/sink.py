@@ -39,7 +39,7 @@ from faust_connect.agents.connectors.jdbc.common import (
     value_writer,
 )
 from faust_connect.config import CommaList, Password, PluginConfig
-from faust_connect.connector import SinkConnector, SinkTask, parse_own
+from faust_connect.connector import SinkConnector, SinkTask
 from faust_connect.data import INT32, INT64, STRING, Schema, Struct
 from faust_connect.exceptions import ConfigIssue, ConnectError, DataError, RetriableError
 from faust_connect.records import SinkRecord
@@ -108,8 +108,10 @@ class _Run:
 class JdbcSinkTask(SinkTask):
     """Writes each batch in one transaction."""
 
+    Config = JdbcSinkConnector.Config
+    settings: JdbcSinkConnector.Config
+
     async def start(self) -> None:
-        self.settings = parse_own(JdbcSinkConnector.Config, self.config)
         s = self.settings
         self.engine = connection_engine(s)
         self.dialect = self.engine.dialect.name
