@@ -162,3 +162,37 @@ class StampSource(SourceConnector):
 
 
 connectors.register("StampSource", StampSource)
+
+
+class ChattySourceTask(SourceTask):
+    """Prints on its first poll, from the task and from a thread, then polls nothing."""
+
+    printed = False
+
+    async def poll(self) -> Sequence[SourceRecord]:
+        if not self.printed:
+            self.printed = True
+            print("hello from poll")
+            await asyncio.to_thread(print, "hello from a thread")
+        await asyncio.sleep(0.1)
+        return []
+
+
+class ChattySinkTask(SinkTask):
+    """Prints what it is given."""
+
+    async def put(self, records: Sequence[SinkRecord]) -> None:
+        for record in records:
+            print("put", record.value)
+
+
+class ChattySource(SourceConnector):
+    task_class = ChattySourceTask
+
+
+class ChattySink(SinkConnector):
+    task_class = ChattySinkTask
+
+
+connectors.register("ChattySource", ChattySource)
+connectors.register("ChattySink", ChattySink)

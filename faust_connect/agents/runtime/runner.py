@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 
+from faust_connect.agents.runtime import task_output
 from faust_connect.agents.runtime.error_policy import KafkaDeadLetters, ToleranceExceeded
 from faust_connect.agents.runtime.pipeline import Pipeline
 from faust_connect.agents.runtime.providers import resolve_providers
@@ -107,10 +108,12 @@ class TaskRunner(ABC):
 
     def start(self) -> None:
         """Start running the task in the background."""
+        task_output.install()
         self._report("PAUSED" if self.paused else "RUNNING")
         self._task = asyncio.create_task(self._main(), name=f"{self.connector}-{self.task_id}")
 
     async def _main(self) -> None:
+        task_output.task_logger.set(self.logger)  # what the task prints goes to its log
         try:
             await self.run()
         except asyncio.CancelledError:
