@@ -35,6 +35,7 @@ test: $(STAMP) /usr/bin/chromium /usr/sbin/mariadbd /usr/lib/postgresql
 	$(PY) -m ruff check faust_connect tests bench
 	$(PY) -m mypy
 	$(PY) -m tests.jvm broker
+	$(PY) -m tests.jvm connect
 	$(PY) -m pytest
 
 lint: $(STAMP)

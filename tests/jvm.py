@@ -1,9 +1,10 @@
 """The JVM parts the tests run beside us, resolved by Maven from ``jvm/pom.xml``.
 
-Each profile of the pom (``broker``: Apache Kafka) is resolved once into Maven's local repository
-and its class path written to a cache folder outside the work tree, keyed by the pom's contents,
-so a changed pin resolves again and an unchanged one costs nothing. ``python -m tests.jvm broker``
-resolves ahead of a test run and prints what it fetched and how long it took.
+Each profile of the pom (``broker``: Apache Kafka; ``connect``: Kafka Connect's distributed
+worker, for the differential tests) is resolved once into Maven's local repository and its class
+path written to a cache folder outside the work tree, keyed by the pom's contents, so a changed
+pin resolves again and an unchanged one costs nothing. ``python -m tests.jvm broker`` resolves
+ahead of a test run and prints what it fetched and how long it took.
 """
 
 from __future__ import annotations

@@ -268,8 +268,13 @@ def list_plugins(*, connectors_only: bool = True) -> list[dict[str, str]]:
             if name not in _HEADER_ONLY:
                 out.append(_entry(plugin, converters, "converter"))
             out.append(_entry(plugin, converters, "header_converter"))
-        for _name, plugin in _loaded(transforms):
+        for name, plugin in _loaded(transforms):
             out.append(_entry(plugin, transforms, "transformation"))
+            # Kafka lists the $Key and $Value classes (the outer one is abstract there)
+            version = _version(plugin)
+            for alias in transforms.aliases_of(name):
+                if "." in alias and "$" in alias:
+                    out.append({"class": alias, "type": "transformation", "version": version})
         for _name, plugin in _loaded(predicates):
             out.append(_entry(plugin, predicates, "predicate"))
     return sorted(out, key=lambda e: (e["class"], e["type"]))

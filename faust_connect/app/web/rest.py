@@ -237,7 +237,10 @@ class TaskStatus(ConnectView):
     """``GET /connectors/{name}/tasks/{task}/status``."""
 
     async def get(self, request: Request, name: str, task: str) -> Response:
-        return self.json(self.herder.task_status(name, _task_id(task)))
+        try:
+            return self.json(self.herder.task_status(name, _task_id(task)))
+        except NotFound:  # Kafka's message, for an unknown connector and an unknown task alike
+            raise NotFound(f"No status found for task {name}-{task}") from None
 
 
 @blueprint.route("/connectors/{name}/tasks/{task}/restart", name="task-restart")
@@ -245,6 +248,8 @@ class TaskRestart(ConnectView):
     """``POST /connectors/{name}/tasks/{task}/restart``."""
 
     async def post(self, request: Request, name: str, task: str) -> Response:
+        if name not in self.herder.names():
+            raise NotFound(f"Unknown connector: {name}")  # Kafka's message (with the colon)
         await self.herder.restart_task(name, _task_id(task))
         return self.bytes(b"", status=204)
 
@@ -277,7 +282,17 @@ def _target_view(action: str, status: int) -> type[ConnectView]:
 
 blueprint.route("/connectors/{name}/pause", name="pause")(_target_view("pause", 202))
 blueprint.route("/connectors/{name}/resume", name="resume")(_target_view("resume", 202))
-blueprint.route("/connectors/{name}/stop", name="stop")(_target_view("stop", 204))
+
+
+@blueprint.route("/connectors/{name}/stop", name="stop")
+class StopView(ConnectView):
+    """``PUT /connectors/{name}/stop``."""
+
+    async def put(self, request: Request, name: str) -> Response:
+        if name not in self.herder.names():
+            raise NotFound(f"Unknown connector {name}")  # Kafka's message for stop
+        await self.herder.stop(name)
+        return self.bytes(b"", status=204)
 
 
 @blueprint.route("/connectors/{name}/topics", name="topics")
@@ -285,7 +300,10 @@ class Topics(ConnectView):
     """``GET /connectors/{name}/topics``: the topics the connector has used."""
 
     async def get(self, request: Request, name: str) -> Response:
-        return self.json(self.herder.topics(name))
+        try:
+            return self.json(self.herder.topics(name))
+        except NotFound:  # Kafka answers an unknown connector with no topics, not a 404
+            return self.json({name: {"topics": []}})
 
 
 @blueprint.route("/connectors/{name}/topics/reset", name="topics-reset")

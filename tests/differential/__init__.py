@@ -1,0 +1,1 @@
+"""The same connectors on Apache Kafka Connect (the JVM worker) and on faust-connect, compared."""
