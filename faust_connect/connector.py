@@ -28,6 +28,7 @@ depends on it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -94,9 +95,13 @@ class _Task:
     def __init__(self, config: Mapping[str, str], context: Any) -> None:
         #: This task's config (string keys and values, as Kafka Connect passes them).
         self.config = config
-        #: The keys ``Config`` declares, parsed (a subclass may annotate their type).
-        self.settings: Any = parse_own(self.Config, config)
         self.context = context
+
+    @functools.cached_property
+    def settings(self) -> Any:
+        """The keys ``Config`` declares, parsed on first use (a subclass may annotate their
+        type); a bad value raises ConfigError naming its key."""
+        return parse_own(self.Config, self.config)
 
     async def start(self) -> None:
         """Called once before the first poll or put."""

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from faust_connect.agents.runtime.offsets import offset_key
-from faust_connect.app.plugins import MASK
+from faust_connect.app.plugins import MASK, plugin_version
 from faust_connect.app.state.sink_offsets import (
     alter_sink_offsets,
     reset_sink_offsets,
@@ -100,7 +100,9 @@ class Herder:
             for i, config in enumerate(state.tasks)
         ]
 
-    def _status_entry(self, name: str, task: int | None) -> dict[str, Any]:
+    def _status_entry(self, name: str, task: int | None, state: ConnectorState) -> dict[str, Any]:
+        """``{"state", "worker_id", "trace"?, "version"?}``: ``version`` is the plugin's (Kafka
+        4.1 writes the running connector's or task's), left out when the class is unknown."""
         status = self.app.statuses.get(name, task)
         entry: dict[str, Any] = (
             {"state": "UNASSIGNED", "worker_id": ""}
@@ -109,6 +111,10 @@ class Herder:
         )
         if status is not None and status.trace:
             entry["trace"] = status.trace
+        try:
+            entry["version"] = plugin_version(self.plugin(state.config))
+        except PluginNotFound:
+            pass  # Kafka leaves out a version it does not know
         return entry
 
     def status(self, name: str) -> dict[str, Any]:
@@ -116,20 +122,20 @@ class Herder:
         state = self.get(name)
         tasks = []
         for i in range(len(state.tasks)):
-            tasks.append({"id": i, **self._status_entry(name, i)})
+            tasks.append({"id": i, **self._status_entry(name, i, state)})
         return {
             "name": name,
-            "connector": self._status_entry(name, None),
+            "connector": self._status_entry(name, None, state),
             "tasks": tasks,
             "type": self.type_of(state),
         }
 
     def task_status(self, name: str, task: int) -> dict[str, Any]:
-        """One task's status: ``{"id", "state", "worker_id", "trace"?}``."""
+        """One task's status: ``{"id", "state", "worker_id", "trace"?, "version"?}``."""
         state = self.get(name)
         if not 0 <= task < len(state.tasks):
-            raise NotFound(f"Task {name}-{task} not found")
-        return {"id": task, **self._status_entry(name, task)}
+            raise NotFound(f"No status found for task {name}-{task}")  # Kafka's words
+        return {"id": task, **self._status_entry(name, task, state)}
 
     async def offsets(self, name: str) -> dict[str, Any]:
         """A connector's offsets: ``{"offsets": [{"partition", "offset"}]}``.

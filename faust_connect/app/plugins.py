@@ -46,10 +46,13 @@ __all__ = [
     "definitions_for",
     "find_plugin",
     "is_secret",
+    "kafka_worded",
     "key_info",
     "list_plugins",
     "mask_config",
     "plugin_class_name",
+    "plugin_version",
+    "sink_topic_issues",
     "validation_result",
 ]
 
@@ -155,7 +158,7 @@ def key_info(
         "importance": extra.get("importance", "HIGH" if required else "MEDIUM"),
         "documentation": field.description or "",
         "group": extra.get("group", group),
-        "order_in_group": order,
+        "order": order,
         "width": extra.get("width", _width(kind)),
         "display_name": extra.get("display_name", field.title or _display_name(key)),
         "dependents": list(extra.get("dependents") or []),  # type: ignore[arg-type]  # JSON extra
@@ -179,7 +182,7 @@ def config_definitions(
     """
     out = []
     numbered: dict[str | None, int] = {}
-    for name, field in model.model_fields.items():
+    for key, field in _keyed_fields(model, prefix):
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         kinds = extra.get("kinds")
         if kind is not None and isinstance(kinds, list) and kind not in kinds:
@@ -187,9 +190,16 @@ def config_definitions(
         own_group = extra.get("group", group)
         own_group = own_group if isinstance(own_group, str) else group
         numbered[own_group] = order = numbered.get(own_group, 0) + 1
-        key = prefix + (field.alias or name.replace("_", "."))
         out.append(key_info(key, field, group=own_group, order=order))
     return out
+
+
+def _keyed_fields(model: type[PluginConfig], prefix: str = "") -> list[tuple[str, FieldInfo]]:
+    """``(dotted key, field)`` for every field of ``model``, in declaration order."""
+    return [
+        (prefix + (field.alias or name.replace("_", ".")), field)
+        for name, field in model.model_fields.items()
+    ]
 
 
 def _defined(
@@ -213,7 +223,7 @@ def _defined(
         "importance": importance,
         "documentation": doc,
         "group": group,
-        "order_in_group": order,
+        "order": order,
         "width": _width(kind),
         "display_name": display,
         "dependents": [],
@@ -252,7 +262,9 @@ def plugin_class_name(plugin: type[Any], registry: Registry[Any] | None = None) 
     return plugin.__name__
 
 
-def _version(plugin: type[Any]) -> str:
+def plugin_version(plugin: type[Any]) -> str:
+    """The version ``/connector-plugins`` and the status answers report for ``plugin``: its own
+    ``version``, else this package's."""
     found = getattr(plugin, "version", None)
     return found if isinstance(found, str) else package_version("faust-connect")
 
@@ -271,7 +283,7 @@ def list_plugins(*, connectors_only: bool = True) -> list[dict[str, str]]:
         for name, plugin in _loaded(transforms):
             out.append(_entry(plugin, transforms, "transformation"))
             # Kafka lists the $Key and $Value classes (the outer one is abstract there)
-            version = _version(plugin)
+            version = plugin_version(plugin)
             for alias in transforms.aliases_of(name):
                 if "." in alias and "$" in alias:
                     out.append({"class": alias, "type": "transformation", "version": version})
@@ -281,7 +293,11 @@ def list_plugins(*, connectors_only: bool = True) -> list[dict[str, str]]:
 
 
 def _entry(plugin: type[Any], registry: Registry[Any], kind: str) -> dict[str, str]:
-    return {"class": plugin_class_name(plugin, registry), "type": kind, "version": _version(plugin)}
+    return {
+        "class": plugin_class_name(plugin, registry),
+        "type": kind,
+        "version": plugin_version(plugin),
+    }
 
 
 def _loaded(registry: Registry[Any]) -> Iterable[tuple[str, Any]]:
@@ -423,9 +439,120 @@ def config_infos(
 def validation_result(
     plugin: type[Connector], config: Mapping[str, Any], issues: Sequence[ConfigIssue]
 ) -> dict[str, Any]:
-    """The validate endpoint's answer for a connector config and its issues."""
+    """The validate endpoint's answer for a connector config and its issues, worded and
+    counted as Kafka's (see :func:`kafka_worded` and :func:`sink_topic_issues`)."""
+    issues = kafka_worded(plugin, config, issues)
+    if issubclass(plugin, SinkConnector):
+        topic_issues = sink_topic_issues(config)
+        if topic_issues:  # they replace the herder's one-key version of the same rule
+            issues = [i for i in issues if not _topic_rule(i)] + topic_issues
     definitions = connector_definitions(plugin) + _enrichment(config)
     return config_infos(plugin_class_name(plugin), definitions, config, issues)
+
+
+def sink_topic_issues(config: Mapping[str, Any]) -> list[ConfigIssue]:
+    """Kafka's SinkConnectorConfig rule: exactly one of topics and topics.regex is set (not
+    blank). If both or neither are, each of the two keys has the error (two in the count).
+
+    >>> sink_topic_issues({"topics": "a"})
+    []
+    >>> [i.key for i in sink_topic_issues({"topics": "a", "topics.regex": "b.*"})]
+    ['topics', 'topics.regex']
+    """
+    has_topics = bool(str(config.get("topics") or "").strip())
+    has_regex = bool(str(config.get("topics.regex") or "").strip())
+    if has_topics and has_regex:
+        message = "topics and topics.regex are mutually exclusive options, but both are set."
+    elif not has_topics and not has_regex:
+        message = "Must configure one of topics or topics.regex"
+    else:
+        return []
+    return [ConfigIssue("topics", message), ConfigIssue("topics.regex", message)]
+
+
+def _topic_rule(issue: ConfigIssue) -> bool:
+    """An issue of the topics/topics.regex rule (the herder's words name both keys)."""
+    return issue.key in ("topics", "topics.regex") and "topics.regex" in issue.message
+
+
+#: Java's integer types: the bound of their range.
+_JAVA_INTS = {"SHORT": 2**15, "INT": 2**31, "LONG": 2**63}
+_JAVA_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def kafka_worded(
+    plugin: type[Connector], config: Mapping[str, Any], issues: Sequence[ConfigIssue]
+) -> list[ConfigIssue]:
+    """``issues`` with the errors of the connector's declared keys (the common ones, then the
+    connector's own) worded as Kafka's ConfigDef words them, where the declaration tells which
+    of its rules fails: a required key missing, a value that is not a number of the key's type
+    (then also the null its validator sees, if the key has bounds), a string outside the key's
+    choices, a converter class that is not installed. Other errors keep their words.
+
+    >>> from faust_connect.agents.connectors.file import FileStreamSinkConnector
+    >>> ours = [ConfigIssue("tasks.max", "Input should be a valid integer")]
+    >>> for issue in kafka_worded(FileStreamSinkConnector, {"tasks.max": "x"}, ours):
+    ...     print(issue.message)
+    Invalid value x for configuration tasks.max: Not a number of type INT
+    Invalid value null for configuration tasks.max: Value must be non-null
+    """
+    fields = dict(_keyed_fields(plugin.Config))
+    fields.update(_keyed_fields(ConnectorConfig))  # the common keys win, as in the definitions
+    out: list[ConfigIssue] = []
+    done: set[str] = set()
+    for issue in issues:
+        key = issue.key
+        field = fields.get(key)
+        messages = None if field is None else _kafka_errors(key, field, config.get(key))
+        if messages is None:
+            out.append(issue)
+        elif key not in done:  # Kafka's messages replace all of the key's
+            done.add(key)
+            out.extend(ConfigIssue(key, message) for message in messages)
+    return out
+
+
+def _kafka_errors(key: str, field: FieldInfo, raw: Any) -> list[str] | None:
+    """Kafka's messages for ``key``'s value, or None if its declaration does not tell them."""
+    if raw is None:
+        if field.is_required():
+            return [f'Missing required configuration "{key}" which has no default value.']
+        return None
+    text = str(raw).strip()
+    invalid = f"Invalid value {raw} for configuration {key}: "
+    kind, choices = _type_of(field.annotation)
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    kind = extra.get("type", kind)  # type: ignore[assignment]  # a field's explicit override
+    if kind in _JAVA_INTS:
+        bound = _JAVA_INTS[kind]
+        if not (_JAVA_INT.fullmatch(text) and -bound <= int(text) < bound):
+            messages = [invalid + f"Not a number of type {kind}"]
+            if _bounds(field):  # Kafka's Range validator then sees the null parse
+                messages.append(
+                    f"Invalid value null for configuration {key}: Value must be non-null"
+                )
+            return messages
+        low, high = _bounds(field) or (None, None)
+        if low is not None and int(text) < low:
+            return [invalid + f"Value must be at least {low}"]
+        if high is not None and int(text) > high:
+            return [invalid + f"Value must be no more than {high}"]
+        return None
+    if kind == "STRING" and choices and text not in choices:
+        return [invalid + "String must be one of: " + ", ".join(choices)]
+    if kind == "CLASS" and key.endswith("converter") and text:
+        try:
+            converters.get(text)
+        except PluginNotFound:
+            return [invalid + f"Class {text} could not be found."]
+    return None
+
+
+def _bounds(field: FieldInfo) -> tuple[int | None, int | None] | None:
+    """A field's inclusive bounds (pydantic's ``ge``/``le`` metadata), None if it has none."""
+    low = next((m.ge for m in field.metadata if getattr(m, "ge", None) is not None), None)
+    high = next((m.le for m in field.metadata if getattr(m, "le", None) is not None), None)
+    return None if low is None and high is None else (low, high)
 
 
 # -- masking --------------------------------------------------------------------------------

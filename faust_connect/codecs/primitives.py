@@ -105,7 +105,7 @@ class ByteArrayConverter(Converter):
     ) -> bytes | None:
         """The bytes themselves; the schema, if any, must be BYTES."""
         if schema is not None and schema.type is not Type.BYTES:
-            raise self.error(f"Invalid schema type for ByteArrayConverter: {schema.type}")
+            raise self.error(f"Invalid schema type for ByteArrayConverter: {schema.type.name}")
         if value is None:
             return None
         if not isinstance(value, (bytes, bytearray, memoryview)):

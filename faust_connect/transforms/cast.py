@@ -87,13 +87,17 @@ def _to_float(value: Any, single: bool) -> float:
 
 
 def _to_bool(value: Any) -> bool:
-    if isinstance(value, (bool, int, float, decimal.Decimal)):
-        return bool(value)
+    """Kafka's rules: a string is true only if it is ``true`` in any case (Java's
+    ``Boolean.parseBoolean``: ``"1"``, ``" true"`` and ``"yes"`` are false); a number is true
+    if its Java ``longValue()`` is not 0 (a float is truncated: 0.5 is false, NaN false)."""
+    if isinstance(value, bool):
+        return value
     if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("true", "false"):
-            return text == "true"
-        raise ValueError(f"{value!r} is not a boolean")
+        return value.lower() == "true"
+    if isinstance(value, float):
+        return abs(value) >= 1  # truncated toward zero (saturating), NaN to 0
+    if isinstance(value, (int, decimal.Decimal)):
+        return _wrap(int(value), 64) != 0  # BigDecimal.longValue keeps the low 64 bits
     raise TypeError(f"cannot cast {type(value).__name__} to boolean")
 
 

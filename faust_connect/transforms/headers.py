@@ -8,24 +8,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from faust_connect.codecs.values import parse_text
 from faust_connect.config import CommaList, PluginConfig
-from faust_connect.data import (
-    BOOLEAN,
-    FLOAT64,
-    INT8,
-    INT16,
-    INT32,
-    INT64,
-    STRING,
-    Schema,
-    Struct,
-)
+from faust_connect.data import Schema, Struct
 from faust_connect.records import ConnectRecord, Header, Headers
 from faust_connect.transforms._util import (
     NULL_DEFAULT_DOC,
@@ -38,32 +28,9 @@ from faust_connect.transforms._util import (
 )
 from faust_connect.transforms.base import Transform
 
-__all__ = ["DropHeaders", "HeaderFrom", "InsertHeader", "parse_literal"]
+__all__ = ["DropHeaders", "HeaderFrom", "InsertHeader"]
 
 R = TypeVar("R", bound=ConnectRecord)
-
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
-
-
-def parse_literal(text: str) -> tuple[Schema, Any]:
-    """A header literal as Kafka's ``Values.parseString`` reads the common cases.
-
-    ``true``/``false`` are booleans, integers take the smallest of INT8..INT64, other numbers
-    are FLOAT64, anything else is a string.
-    """
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return BOOLEAN, lowered == "true"
-    if _INT.fullmatch(text.strip()):
-        number = int(text)
-        for schema, bits in ((INT8, 8), (INT16, 16), (INT32, 32), (INT64, 64)):
-            if -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
-                return schema, number
-    if _FLOAT.fullmatch(text.strip()):
-        return FLOAT64, float(text)
-    return STRING, text
-
 
 # -- DropHeaders ------------------------------------------------------------------------------
 
@@ -170,17 +137,21 @@ class InsertHeaderConfig(PluginConfig):
     """Keys of InsertHeader."""
 
     header: str = Field(description="Name of the header to add.", min_length=1)
-    value_literal: str = Field(description="The header's value, parsed like Kafka's Values.")
+    value_literal: str = Field(
+        description="The header's value, parsed as Kafka's Values.parseString reads text."
+    )
 
 
 class InsertHeader(Transform):
-    """Add a header with a literal value (its type inferred: boolean, integer, float, string)."""
+    """Add a header with a literal value, its schema inferred as Kafka's ``Values.parseString``
+    infers it: ``true``/``false``, the smallest integer type, FLOAT32, dates, ``[1, 2]`` an array,
+    ``{"k": 1}`` a map, ``null`` no value; anything else the text as a STRING."""
 
     Config = InsertHeaderConfig
     config: InsertHeaderConfig
 
     def configure(self) -> None:
-        schema, value = parse_literal(self.config.value_literal)
+        schema, value = parse_text(self.config.value_literal)
         self._header = Header(self.config.header, value, schema)
 
     def apply(self, record: R) -> R | None:

@@ -324,7 +324,12 @@ class SetSchemaMetadataConfig(TargetConfig):
 
 
 class SetSchemaMetadata(Transform):
-    """Set the name and/or version of the key or value schema (a schema is required)."""
+    """Set the name and/or version of the key or value schema, which must be a struct's.
+
+    As in Kafka 4.1, a record without a schema fails unless its key/value is null too (it
+    passes unchanged), and every schema but a STRUCT fails, a null value's too: Kafka copies
+    the schema's fields, and ``ConnectSchema.fields()`` throws for the other types.
+    """
 
     Config = SetSchemaMetadataConfig
     config: SetSchemaMetadataConfig
@@ -343,7 +348,13 @@ class SetSchemaMetadata(Transform):
         target = self.config.target
         schema, value = part_of(record, target)
         if schema is None:
+            if value is None:
+                return record
             raise self.fail(f"updating schema metadata needs a {target} schema")
+        if schema.type is not Type.STRUCT:
+            raise self.fail(
+                f"Cannot list fields on non-struct type ({target} schema {schema.type.name})"
+            )
         new_schema = self._schemas.get_or(schema, lambda s: s.replace(**self._changes))
         if isinstance(value, Struct) and value.schema == schema:
             values = field_values(value, self.config.replace_null_with_default)

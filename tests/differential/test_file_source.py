@@ -62,12 +62,6 @@ def test_lines_to_topic(sides: tuple[Side, Side], tmp_path: Path, convert: dict[
     assert ours == jvm, diff(jvm, ours)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JsonConverter (Jackson) writes a character beyond the BMP as an escaped surrogate "
-    "pair, b'\"\\\\uD83D\\\\uDE00\"' for U+1F600; ours writes its UTF-8 bytes, "
-    "b'\"\\xf0\\x9f\\x98\\x80\"' (codecs/json)",
-)
 @pytest.mark.parametrize("schemas", ["true", "false"])
 def test_json_character_beyond_the_bmp(
     sides: tuple[Side, Side], tmp_path: Path, schemas: str
@@ -103,11 +97,6 @@ def test_byte_array_converter_fails_the_task(byte_array_failures: tuple[State, S
     assert (ours[0], ours[1]) == (jvm[0], jvm[1]) == ("RUNNING", ["FAILED"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the trace names the type in lower case: ours 'Invalid schema type for "
-    "ByteArrayConverter: string', Kafka's '...: STRING' (Schema.Type's name; codecs/primitives.py)",
-)
 def test_byte_array_converter_failure_message(byte_array_failures: tuple[State, State]) -> None:
     jvm, ours = byte_array_failures
     message = "Invalid schema type for ByteArrayConverter: STRING"

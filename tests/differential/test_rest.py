@@ -106,31 +106,36 @@ def test_connector_config(sides: tuple[Side, Side], sink: str) -> None:
     assert (s2, ours) == (s1, theirs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Kafka 4.1's StateInfo has 'version': '4.1.1' on the connector and on each task "
-    "(the plugin's version); ours has no version key (app/herder.py)",
-)
+def _masked_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A connector's or task's state with its ``worker_id`` and plugin ``version`` masked
+    (each side's own; a missing version stays missing)."""
+    masked = {**state, "worker_id": "<worker>"}
+    if "version" in masked:
+        masked["version"] = "<version>"
+    return masked
+
+
 def test_connector_status_shape(sides: tuple[Side, Side], sink: str) -> None:
     """StateInfo: the same keys and states; ``worker_id`` is each worker's own address."""
     (s1, theirs), (s2, ours) = both(sides, "GET", f"/connectors/{sink}/status")
     assert s1 == s2 == 200
     for body in (theirs, ours):
-        body["connector"]["worker_id"] = "<worker>"
-        for task in body["tasks"]:
-            task["worker_id"] = "<worker>"
+        body["connector"] = _masked_state(body["connector"])
+        body["tasks"] = [_masked_state(task) for task in body["tasks"]]
     assert ours == theirs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Kafka 4.1's StateInfo has 'version': '4.1.1' on the connector and on each task "
-    "(the plugin's version); ours has no version key (app/herder.py)",
-)
 def test_task_status_shape(sides: tuple[Side, Side], sink: str) -> None:
     (s1, theirs), (s2, ours) = both(sides, "GET", f"/connectors/{sink}/tasks/0/status")
     assert s1 == s2 == 200
-    theirs["worker_id"] = ours["worker_id"] = "<worker>"
+    assert _masked_state(ours) == _masked_state(theirs)
+
+
+def test_unknown_task_of_a_known_connector(sides: tuple[Side, Side], sink: str) -> None:
+    """Task 7 of a connector with one task: status and restart answer as Kafka's do."""
+    theirs, ours = both(sides, "GET", f"/connectors/{sink}/tasks/7/status")
+    assert ours == theirs
+    theirs, ours = both(sides, "POST", f"/connectors/{sink}/tasks/7/restart")
     assert ours == theirs
 
 
@@ -145,11 +150,6 @@ def test_tasks(sides: tuple[Side, Side], sink: str) -> None:
     assert (s2, ours) == (s1, theirs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Kafka 4.1's StateInfo has 'version': '4.1.1' on the connector and on each task "
-    "(the plugin's version); ours has no version key (app/herder.py)",
-)
 def test_connectors_expanded_shape(sides: tuple[Side, Side], sink: str) -> None:
     (s1, theirs), (s2, ours) = both(sides, "GET", "/connectors?expand=status&expand=info")
     assert s1 == s2 == 200
@@ -213,17 +213,12 @@ def test_validate_groups(sides: tuple[Side, Side]) -> None:
     assert ours["groups"] == theirs["groups"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ConfigKeyInfo: Kafka's JSON key is 'order', ours 'order_in_group' "
-    "(app/plugins.py; tests/unit/app/test_plugins.py and tests/integration/test_dashboard.py "
-    "assert 'order_in_group')",
-)
 def test_validate_definition_and_value_keys(sides: tuple[Side, Side]) -> None:
     theirs, ours = _validate(sides, dict(GOOD))
     for key, config in _configs(theirs).items():
         mine = _configs(ours).get(key)
-        assert mine is not None, key
+        if mine is None:  # a key we do not define: test_validate_defines_every_kafka_key's
+            continue
         assert sorted(mine["definition"]) == sorted(config["definition"]), key
         assert sorted(mine["value"]) == sorted(config["value"]), key
 
@@ -293,12 +288,6 @@ BAD = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Kafka also flags topics and topics.regex ('topics and topics.regex are mutually "
-    "exclusive options, but both are set.') and counts 7 errors; ours flags neither and counts "
-    "4 (config.py)",
-)
 def test_validate_bad_config_error_keys(sides: tuple[Side, Side]) -> None:
     """The same keys are in error, and as many errors."""
     theirs, ours = _validate(sides, dict(BAD))
@@ -307,18 +296,6 @@ def test_validate_bad_config_error_keys(sides: tuple[Side, Side]) -> None:
     assert (mine, ours["error_count"]) == (errors, theirs["error_count"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='messages: name Kafka \'Missing required configuration "name" which has no '
-    "default value.', ours 'Missing required configuration with no default value.'; tasks.max "
-    "Kafka 'Invalid value zero for configuration tasks.max: Not a number of type INT' (+ "
-    "'Invalid value null ...: Value must be non-null'), ours pydantic's 'Input should be a "
-    "valid integer, ...'; errors.tolerance Kafka 'Invalid value sometimes for configuration "
-    "errors.tolerance: String must be one of: none, all', ours \"Input should be 'none' or "
-    "'all'\"; key.converter Kafka 'Invalid value com.example.NoSuchConverter for configuration "
-    "key.converter: Class com.example.NoSuchConverter could not be found.', ours 'no converter "
-    "named ...' (config.py)",
-)
 def test_validate_bad_config_messages(sides: tuple[Side, Side]) -> None:
     """The same messages for the keys both flag."""
     theirs, ours = _validate(sides, dict(BAD))
@@ -337,71 +314,37 @@ def test_duplicate_create(sides: tuple[Side, Side], sink: str, tmp_path: Path) -
     assert ours == theirs
 
 
-NOT_FOUND = (
-    "app/herder.py raises NotFound('Connector {n} not found') for every call, and "
-    "tests/integration/test_rest_contract.py asserts that message for {what}"
-)
-
 #: (id, method, path, body, why ours differs or None)
 BAD_REQUESTS: list[tuple[str, str, str, Any, str | None]] = [
     ("unknown-connector", "GET", "/connectors/no-such-connector", None, None),
-    (
-        "unknown-status",
-        "GET",
-        "/connectors/no-such-connector/status",
-        None,
-        "Kafka: 'No status found for connector no-such-connector'; ours: 'Connector "
-        "no-such-connector not found'. " + NOT_FOUND.format(n="{n}", what="status"),
-    ),
+    ("unknown-status", "GET", "/connectors/no-such-connector/status", None, None),
     ("unknown-config", "GET", "/connectors/no-such-connector/config", None, None),
     ("unknown-tasks", "GET", "/connectors/no-such-connector/tasks", None, None),
-    (
-        "unknown-task-status",
-        "GET",
-        "/connectors/no-such-connector/tasks/0/status",
-        None,
-        None,
-    ),
+    ("unknown-task-status", "GET", "/connectors/no-such-connector/tasks/0/status", None, None),
     ("unknown-delete", "DELETE", "/connectors/no-such-connector", None, None),
+    ("unknown-pause", "PUT", "/connectors/no-such-connector/pause", None, None),
+    ("unknown-resume", "PUT", "/connectors/no-such-connector/resume", None, None),
+    ("unknown-stop", "PUT", "/connectors/no-such-connector/stop", None, None),
+    ("unknown-restart", "POST", "/connectors/no-such-connector/restart", None, None),
     (
-        "unknown-pause",
-        "PUT",
-        "/connectors/no-such-connector/pause",
-        None,
-        "Kafka: 'Unknown connector no-such-connector' (pause and resume); ours: 'Connector "
-        "no-such-connector not found'. " + NOT_FOUND.format(n="{n}", what="pause and resume"),
-    ),
-    (
-        "unknown-stop",
-        "PUT",
-        "/connectors/no-such-connector/stop",
-        None,
-        None,
-    ),
-    (
-        "unknown-restart",
+        "unknown-restart-tasks",
         "POST",
-        "/connectors/no-such-connector/restart",
-        None,
-        "Kafka: 'Unknown connector: no-such-connector' (with a colon); ours: 'Connector "
-        "no-such-connector not found'. " + NOT_FOUND.format(n="{n}", what="restart"),
-    ),
-    (
-        "unknown-task-restart",
-        "POST",
-        "/connectors/no-such-connector/tasks/0/restart",
+        "/connectors/no-such-connector/restart?includeTasks=true&onlyFailed=true",
         None,
         None,
     ),
-    (
-        "unknown-topics",
-        "GET",
-        "/connectors/no-such-connector/topics",
-        None,
-        None,
-    ),
+    ("unknown-task-restart", "POST", "/connectors/no-such-connector/tasks/0/restart", None, None),
+    ("unknown-topics", "GET", "/connectors/no-such-connector/topics", None, None),
+    ("unknown-topics-reset", "PUT", "/connectors/no-such-connector/topics/reset", None, None),
     ("unknown-offsets", "GET", "/connectors/no-such-connector/offsets", None, None),
     ("unknown-offsets-reset", "DELETE", "/connectors/no-such-connector/offsets", None, None),
+    (
+        "unknown-offsets-alter",
+        "PATCH",
+        "/connectors/no-such-connector/offsets",
+        {"offsets": [{"partition": {"filename": "f"}, "offset": {"position": 1}}]},
+        None,
+    ),
     ("unknown-patch", "PATCH", "/connectors/no-such-connector/config", {"a": "b"}, None),
     (
         "no-config",

@@ -338,6 +338,13 @@ CASES: list[tuple[str, dict[str, str], bytes, int, bool]] = [
     ("cast-float32", chain(("c", "Cast$Value", {"spec": "float32"})), NUMBERS, 4, False),
     ("cast-boolean", chain(("c", "Cast$Value", {"spec": "boolean"})), NUMBERS, 4, False),
     (
+        "cast-boolean-words",
+        chain(("c", "Cast$Value", {"spec": "boolean"})),
+        b"true\nTRUE\n true\nyes\nfalse\n",
+        5,
+        False,
+    ),
+    (
         "cast-field-string",
         chain(
             ("h", "HoistField$Value", {"field": "n"}),
@@ -401,15 +408,7 @@ CASES: list[tuple[str, dict[str, str], bytes, int, bool]] = [
 ]
 
 #: Known differences, by case id: the exact bytes each side writes (see the report in the README).
-XFAIL = {
-    "insert-header-array-literal": "SimpleHeaderConverter writes the parsed list [1, 2] as "
-    "b'[1,2]' on Kafka (Values.convertToString), b'[1, 2]' on ours (transforms/headers or "
-    "codecs/headers)",
-    "cast-boolean": "Cast to boolean of the strings '1', '-2', '300', '0': Kafka writes false for "
-    'each (b\'{"schema":{"type":"boolean","optional":false},"payload":false}\'; '
-    "Boolean.parseBoolean is true only for 'true'); ours fails the task with TransformError(\"c: "
-    "'1' is not a boolean\") (transforms/cast.py)",
-}
+XFAIL: dict[str, str] = {}
 
 #: Cases run again without schemas (maps instead of structs).
 SCHEMALESS = {
@@ -475,11 +474,8 @@ FAILING: list[tuple[str, dict[str, str], bytes]] = [
     ),
 ]
 
-FAILING_XFAIL = {
-    "set-schema-on-string": "Kafka 4.1's SetSchemaMetadata fails on a STRING schema "
-    "(DataException 'Cannot list fields on non-struct type', from ConnectSchema.fields); ours "
-    "renames the string schema and the task keeps running (transforms/structure.py)",
-}
+#: Known differences in which SMTs fail, by case id.
+FAILING_XFAIL: dict[str, str] = {}
 
 
 def _failing() -> list[Any]:

@@ -139,7 +139,7 @@ def test_plugin_config_definitions_and_unknown_plugin(worker: Worker) -> None:
         "importance": "MEDIUM",
         "documentation": "The maximum number of records the task returns per poll.",
         "group": "FileStreamSourceConnector",
-        "order_in_group": 3,
+        "order": 3,
         "width": "SHORT",
         "display_name": "Batch size",
         "dependents": [],

@@ -8,8 +8,9 @@ Connect, so its clients and tools work unchanged. Every handler calls ``app.conn
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from importlib.metadata import version
-from typing import Any
+from typing import Any, ClassVar
 
 import faust
 from aiohttp import web
@@ -57,7 +58,21 @@ async def error_bodies(request: web.Request, handler: Any) -> web.StreamResponse
 
 
 class ConnectView(View):
-    """A view whose ConnectErrors become Kafka Connect's error responses."""
+    """A view whose ConnectErrors become Kafka Connect's error responses.
+
+    Kafka words the 404 for an unknown connector or task per endpoint (``Unknown connector X``
+    for pause, ``No status found for connector X`` for status, ``Unknown task: X-7`` for a task
+    restart, ...): a view declares its endpoint's words as :attr:`unknown_connector` and
+    :attr:`unknown_task`, and its handler runs only for a connector (and task) that exists.
+    Views that declare none get the herder's ``Connector X not found`` (Kafka's words for info,
+    config, tasks, delete and offsets).
+    """
+
+    #: This endpoint's 404 message for an unknown connector, formatted with the path's parts
+    #: (``{name}``, ``{task}``); None: the herder's own.
+    unknown_connector: ClassVar[str | None] = None
+    #: Likewise for a task the connector does not have (a path with ``{task}``).
+    unknown_task: ClassVar[str | None] = None
 
     async def dispatch(self, request: Any) -> Any:
         try:
@@ -66,6 +81,8 @@ class ConnectView(View):
                 if answer is not None:
                     status, body, content_type = answer
                     return self.bytes(body, status=status, content_type=content_type)
+            if self.unknown_connector is not None or self.unknown_task is not None:
+                self._require(request.match_info)
             return await super().dispatch(request)
         except ConfigError as exc:
             return self.json(error_body(400, _invalid_message(exc)), status=400)
@@ -73,6 +90,19 @@ class ConnectView(View):
             return self.json(error_body(exc.http_status, str(exc)), status=exc.http_status)
         except KeyError as exc:  # a missing field in a request body
             return self.json(error_body(400, f"missing field {exc}"), status=400)
+
+    def _require(self, params: Mapping[str, str]) -> None:
+        """NotFound in this endpoint's words if the path's connector or task is unknown."""
+        try:
+            state = self.herder.get(params["name"])
+        except NotFound:
+            if self.unknown_connector is None:
+                raise
+            raise NotFound(self.unknown_connector.format_map(params)) from None
+        task = params.get("task", "")
+        if self.unknown_task is not None and task.lstrip("-").isdigit():  # else: _task_id's 404
+            if not 0 <= int(task) < len(state.tasks):
+                raise NotFound(self.unknown_task.format_map(params))
 
     @property
     def herder(self) -> Herder:
@@ -212,6 +242,8 @@ class ConnectorConfig(ConnectView):
 class ConnectorStatus(ConnectView):
     """``GET /connectors/{name}/status``."""
 
+    unknown_connector = "No status found for connector {name}"
+
     async def get(self, request: Request, name: str) -> Response:
         return self.json(self.herder.status(name))
 
@@ -236,20 +268,20 @@ def _task_id(task: str) -> int:
 class TaskStatus(ConnectView):
     """``GET /connectors/{name}/tasks/{task}/status``."""
 
+    unknown_connector = unknown_task = "No status found for task {name}-{task}"
+
     async def get(self, request: Request, name: str, task: str) -> Response:
-        try:
-            return self.json(self.herder.task_status(name, _task_id(task)))
-        except NotFound:  # Kafka's message, for an unknown connector and an unknown task alike
-            raise NotFound(f"No status found for task {name}-{task}") from None
+        return self.json(self.herder.task_status(name, _task_id(task)))
 
 
 @blueprint.route("/connectors/{name}/tasks/{task}/restart", name="task-restart")
 class TaskRestart(ConnectView):
     """``POST /connectors/{name}/tasks/{task}/restart``."""
 
+    unknown_connector = "Unknown connector: {name}"
+    unknown_task = "Unknown task: {name}-{task}"
+
     async def post(self, request: Request, name: str, task: str) -> Response:
-        if name not in self.herder.names():
-            raise NotFound(f"Unknown connector: {name}")  # Kafka's message (with the colon)
         await self.herder.restart_task(name, _task_id(task))
         return self.bytes(b"", status=204)
 
@@ -257,6 +289,8 @@ class TaskRestart(ConnectView):
 @blueprint.route("/connectors/{name}/restart", name="connector-restart")
 class Restart(ConnectView):
     """``POST /connectors/{name}/restart?includeTasks=&onlyFailed=``."""
+
+    unknown_connector = "Unknown connector: {name}"
 
     async def post(self, request: Request, name: str) -> Response:
         state = await self.herder.restart(
@@ -271,6 +305,8 @@ class Restart(ConnectView):
 
 def _target_view(action: str, status: int) -> type[ConnectView]:
     class TargetView(ConnectView):
+        unknown_connector = "Unknown connector {name}"
+
         async def put(self, request: Request, name: str) -> Response:
             await getattr(self.herder, action)(name)
             return self.bytes(b"", status=status)
@@ -282,17 +318,7 @@ def _target_view(action: str, status: int) -> type[ConnectView]:
 
 blueprint.route("/connectors/{name}/pause", name="pause")(_target_view("pause", 202))
 blueprint.route("/connectors/{name}/resume", name="resume")(_target_view("resume", 202))
-
-
-@blueprint.route("/connectors/{name}/stop", name="stop")
-class StopView(ConnectView):
-    """``PUT /connectors/{name}/stop``."""
-
-    async def put(self, request: Request, name: str) -> Response:
-        if name not in self.herder.names():
-            raise NotFound(f"Unknown connector {name}")  # Kafka's message for stop
-        await self.herder.stop(name)
-        return self.bytes(b"", status=204)
+blueprint.route("/connectors/{name}/stop", name="stop")(_target_view("stop", 204))
 
 
 @blueprint.route("/connectors/{name}/topics", name="topics")
@@ -300,10 +326,9 @@ class Topics(ConnectView):
     """``GET /connectors/{name}/topics``: the topics the connector has used."""
 
     async def get(self, request: Request, name: str) -> Response:
-        try:
-            return self.json(self.herder.topics(name))
-        except NotFound:  # Kafka answers an unknown connector with no topics, not a 404
+        if name not in self.herder.names():  # Kafka: no topics, not a 404
             return self.json({name: {"topics": []}})
+        return self.json(self.herder.topics(name))
 
 
 @blueprint.route("/connectors/{name}/topics/reset", name="topics-reset")
@@ -311,7 +336,8 @@ class TopicsReset(ConnectView):
     """``PUT /connectors/{name}/topics/reset``."""
 
     async def put(self, request: Request, name: str) -> Response:
-        await self.herder.reset_topics(name)
+        if name in self.herder.names():  # Kafka: an unknown connector has nothing to reset, 202
+            await self.herder.reset_topics(name)
         return self.bytes(b"", status=202)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import decimal
 import json as stdlib_json
+import re
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
@@ -45,6 +46,8 @@ _ENVELOPE_ERROR = (
 )
 _OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _PREFIX = b'{"schema":'
+#: A four-byte UTF-8 sequence: a character beyond the BMP (valid UTF-8 has no other 0xF0-0xF4).
+_ASTRAL = re.compile(rb"[\xf0-\xf4][\x80-\xbf]{3}")
 _MIDDLE = b',"payload":'
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -135,6 +138,8 @@ class JsonConverter(Converter):
             payload = orjson.dumps(doc, option=_OPTS)
         except (ValueError, TypeError, DataError, orjson.JSONEncodeError) as exc:
             raise self.error(f"cannot convert value to JSON: {exc}") from exc
+        if not payload.isascii():
+            payload = _escape_astral(payload)
         if not self.schemas_enable:
             return payload
         return schema_json + payload + b"}"
@@ -145,18 +150,19 @@ class JsonConverter(Converter):
             encode = self.encoders.encoder(schema)
         except (ValueError, TypeError, DataError) as exc:
             raise self.error(f"cannot convert schema to JSON: {exc}") from exc
-        return _PREFIX + orjson.dumps(node) + _MIDDLE, encode
+        return _PREFIX + _escape_astral(orjson.dumps(node)) + _MIDDLE, encode
 
     def _schemaless(self, value: Any) -> bytes:
         try:
-            return orjson.dumps(value, default=_schemaless_default, option=_OPTS)
+            out = orjson.dumps(value, default=_schemaless_default, option=_OPTS)
         except orjson.JSONEncodeError as exc:
             if "must be str" not in str(exc):
                 raise self.error(f"cannot convert value to JSON: {exc}") from exc
-        try:  # a map with non-string keys: Kafka writes it as [[k, v], ...]
-            return orjson.dumps(_pairs(value), default=_schemaless_default, option=_OPTS)
-        except orjson.JSONEncodeError as exc:
-            raise self.error(f"cannot convert value to JSON: {exc}") from exc
+            try:  # a map with non-string keys: Kafka writes it as [[k, v], ...]
+                out = orjson.dumps(_pairs(value), default=_schemaless_default, option=_OPTS)
+            except orjson.JSONEncodeError as exc:
+                raise self.error(f"cannot convert value to JSON: {exc}") from exc
+        return out if out.isascii() else _escape_astral(out)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -251,6 +257,24 @@ class JsonConverter(Converter):
             return self._decode(data, schema, decode, exact["payload"])
         except (ValueError, TypeError, OverflowError, DataError) as exc:
             raise self.error(f"value does not fit its schema: {exc}") from exc
+
+
+def _escape_astral(text: bytes) -> bytes:
+    """``text`` with each character beyond the BMP written as Jackson writes it: an escaped
+    UTF-16 surrogate pair, ``\\uD83D\\uDE00`` for U+1F600 (orjson writes its four UTF-8 bytes).
+
+    In JSON that orjson wrote such a character can only be inside a string, so the rewrite
+    never changes what the text means.
+
+    >>> _escape_astral("smile \U0001f600".encode())
+    b'smile \\\\uD83D\\\\uDE00'
+    """
+    return _ASTRAL.sub(_surrogate_pair, text)
+
+
+def _surrogate_pair(match: re.Match[bytes]) -> bytes:
+    code = ord(match[0].decode()) - 0x10000
+    return b"\\u%04X\\u%04X" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF))
 
 
 def _schemaless_default(value: Any) -> Any:

@@ -14,6 +14,7 @@ from faust_connect.app.plugins import (
     connector_definitions,
     definitions_for,
     find_plugin,
+    kafka_worded,
     list_plugins,
     mask_config,
     validation_result,
@@ -29,7 +30,7 @@ KEY_INFO = {
     "importance",
     "documentation",
     "group",
-    "order_in_group",
+    "order",
     "width",
     "display_name",
     "dependents",
@@ -72,7 +73,7 @@ def test_types_defaults_and_requiredness_come_from_the_model() -> None:
     url = defs["connection.url"]
     assert url["required"] is True and url["default_value"] is None
     assert url["importance"] == "HIGH" and url["documentation"] == "Where to connect."
-    assert url["group"] == "Example" and url["order_in_group"] == 1
+    assert url["group"] == "Example" and url["order"] == 1
     assert defs["batch.size"]["default_value"] == "100"
     assert defs["enabled"]["default_value"] == "true"
     assert defs["tables"]["default_value"] == "a,b"
@@ -135,6 +136,7 @@ def test_validation_result_is_configinfos_with_errors_per_key() -> None:
     config = {
         "connector.class": "FileStreamSink",
         "name": "s",
+        "topics": "in",
         "tasks.max": "x",
         "transforms": "mask",
         "transforms.mask.type": "org.apache.kafka.connect.transforms.MaskField$Value",
@@ -146,14 +148,17 @@ def test_validation_result_is_configinfos_with_errors_per_key() -> None:
     ]
     result = validation_result(FileStreamSinkConnector, config, issues)
     assert result["name"] == "org.apache.kafka.connect.file.FileStreamSinkConnector"
-    assert result["error_count"] == 3
+    assert result["error_count"] == 4  # Kafka counts messages: tasks.max has two
     assert result["groups"][0] == "Common" and "Transforms: mask" in result["groups"]
     by_key = {c["definition"]["name"]: c for c in result["configs"]}
     assert by_key["tasks.max"]["value"] == {
         "name": "tasks.max",
         "value": "x",
         "recommended_values": [],
-        "errors": ["not a number"],
+        "errors": [  # Kafka's words: the parse error, then its validator on the null
+            "Invalid value x for configuration tasks.max: Not a number of type INT",
+            "Invalid value null for configuration tasks.max: Value must be non-null",
+        ],
         "visible": True,
     }
     # the transform's own keys are defined, with their errors
@@ -165,6 +170,59 @@ def test_validation_result_is_configinfos_with_errors_per_key() -> None:
     assert by_key["errors.tolerance"]["value"]["recommended_values"] == ["none", "all"]
     assert by_key["name"]["value"]["errors"] == []
     assert all(set(c["definition"]) == KEY_INFO for c in result["configs"])
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"topics": "a", "topics.regex": "b.*"}, "topics and topics.regex are mutually "
+         "exclusive options, but both are set."),
+        ({}, "Must configure one of topics or topics.regex"),
+        ({"topics": " ", "topics.regex": ""}, "Must configure one of topics or topics.regex"),
+    ],
+)  # fmt: skip
+def test_sink_topics_rule_flags_both_keys_as_kafka_does(
+    config: dict[str, str], message: str
+) -> None:
+    config = {"connector.class": "FileStreamSink", "name": "s", **config}
+    herders = [ConfigIssue("topics", "topics and topics.regex are mutually exclusive.")]
+    result = validation_result(FileStreamSinkConnector, config, herders)
+    by_key = {c["definition"]["name"]: c["value"]["errors"] for c in result["configs"]}
+    assert (by_key["topics"], by_key["topics.regex"]) == ([message], [message])
+    assert result["error_count"] == 2
+    assert (
+        validation_result(
+            FileStreamSinkConnector, {**config, "topics": "a", "topics.regex": ""}, []
+        )["error_count"]
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "ours", "kafka"),
+    [
+        ({}, ("name", "Missing required configuration with no default value."),
+         ['Missing required configuration "name" which has no default value.']),
+        ({"tasks.max": "2147483648"}, ("tasks.max", "Input should be a valid integer"),
+         ["Invalid value 2147483648 for configuration tasks.max: Not a number of type INT",
+          "Invalid value null for configuration tasks.max: Value must be non-null"]),
+        ({"tasks.max": "0"}, ("tasks.max", "Input should be greater than or equal to 1"),
+         ["Invalid value 0 for configuration tasks.max: Value must be at least 1"]),
+        ({"tasks.max": "3"}, ("tasks.max", "something else"), ["something else"]),  # ours kept
+        ({"errors.retry.timeout": "soon"}, ("errors.retry.timeout", "not a number"),
+         ["Invalid value soon for configuration errors.retry.timeout: Not a number of type LONG"]),
+        ({"errors.tolerance": "sometimes"}, ("errors.tolerance", "Input should be 'none' or 'all'"),
+         ["Invalid value sometimes for configuration errors.tolerance: String must be one of: "
+          "none, all"]),
+        ({"key.converter": "com.example.No"}, ("key.converter", "no converter named ..."),
+         ["Invalid value com.example.No for configuration key.converter: Class com.example.No "
+          "could not be found."]),
+        ({"file": "x"}, ("file", "odd"), ["odd"]),
+    ],
+)  # fmt: skip
+def test_kafka_worded(config: dict[str, str], ours: tuple[str, str], kafka: list[str]) -> None:
+    worded = kafka_worded(FileStreamSinkConnector, config, [ConfigIssue(*ours)])
+    assert worded == [ConfigIssue(ours[0], message) for message in kafka]
 
 
 def test_passwords_and_provider_references_are_masked() -> None:

@@ -248,6 +248,26 @@ def test_schemaless_envelope_and_inference() -> None:
     assert type(value["n"]) is int and type(value["f"]) is float
 
 
+def test_characters_beyond_the_bmp_are_escaped_surrogate_pairs() -> None:
+    """Jackson writes U+1F600 as ``\\uD83D\\uDE00`` (upper-case hex); orjson its UTF-8 bytes.
+    Other non-ASCII text stays raw UTF-8, as on Kafka."""
+    text = "gr\u00fc\u00dfe \u2713 \U0001f600\U0010ffff"
+    escaped = 'gr\u00fc\u00dfe \u2713 \\uD83D\\uDE00\\uDBFF\\uDFFF"'.encode()
+    assert conv().from_connect("t", STRING, text) == (
+        b'{"schema":{"type":"string","optional":false},"payload":"' + escaped + b"}"
+    )
+    plain = conv(**{"schemas.enable": "false"})
+    assert plain.from_connect("t", STRING, text) == b'"' + escaped
+    assert plain.from_connect("t", None, {"\U0001f600": [text]}) == (
+        b'{"\\uD83D\\uDE00":["' + escaped + b"]}"
+    )
+    name = struct_schema([("f", STRING)], name="n\U0001f600")
+    data = conv().from_connect("t", name, Struct(name, f="x"))
+    assert b'"name":"n\\uD83D\\uDE00"' in data and b"\xf0" not in data
+    assert conv().to_connect("t", data) == (name, Struct(name, f="x"))
+    assert plain.to_connect("t", plain.from_connect("t", STRING, text)) == (None, text)
+
+
 def test_hot_path_reuses_compiled_schema() -> None:
     c = conv()
     value = Struct(AMOUNT, id=1, amt=None)

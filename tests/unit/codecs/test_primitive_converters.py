@@ -139,7 +139,7 @@ def test_byte_array_converter() -> None:
     assert conv.from_connect("t", OPTIONAL_BYTES, bytearray(b"x")) == b"x"
     assert conv.to_connect("t", b"ab") == (OPTIONAL_BYTES, b"ab")
     assert conv.to_connect("t", None) == (OPTIONAL_BYTES, None)
-    with pytest.raises(CodecError, match="Invalid schema type"):
+    with pytest.raises(CodecError, match="Invalid schema type for ByteArrayConverter: STRING"):
         conv.from_connect("t", STRING, b"x")
     with pytest.raises(CodecError, match="not compatible"):
         conv.from_connect("t", None, "text")

@@ -47,9 +47,27 @@ from .helpers import src
         ("2.5", Type.FLOAT32, 2.5),
         (0.1, Type.FLOAT32, 0.10000000149011612),
         (0, Type.BOOLEAN, False),
+        (2, Type.BOOLEAN, True),
+        (2**40, Type.BOOLEAN, True),
         (2.5, Type.BOOLEAN, True),
+        # what Kafka 4.1's Cast answers: a number is its longValue() != 0 ...
+        (0.5, Type.BOOLEAN, False),
+        (-0.9, Type.BOOLEAN, False),
+        (1.0, Type.BOOLEAN, True),
+        (float("nan"), Type.BOOLEAN, False),
+        (float("inf"), Type.BOOLEAN, True),
+        (decimal.Decimal("0.7"), Type.BOOLEAN, False),
+        (decimal.Decimal(2**64), Type.BOOLEAN, False),  # BigDecimal.longValue: low 64 bits
+        # ... and a string Boolean.parseBoolean: true only for "true" in any case
         ("TRUE", Type.BOOLEAN, True),
+        ("true", Type.BOOLEAN, True),
         ("false", Type.BOOLEAN, False),
+        ("1", Type.BOOLEAN, False),
+        ("-2", Type.BOOLEAN, False),
+        ("300", Type.BOOLEAN, False),
+        ("0", Type.BOOLEAN, False),
+        (" true", Type.BOOLEAN, False),
+        ("yes", Type.BOOLEAN, False),
         (True, Type.STRING, "true"),
         (12, Type.STRING, "12"),
         (1.5, Type.STRING, "1.5"),
@@ -73,9 +91,9 @@ def test_cast_value(value: Any, to: Type, expected: Any) -> None:
     [
         ("x", Type.INT32),
         ("128", Type.INT8),
-        ("yes", Type.BOOLEAN),
         (b"1", Type.INT32),
         ([1], Type.STRING),
+        ([1], Type.BOOLEAN),
     ],
 )
 def test_cast_value_failures(value: Any, to: Type) -> None:

@@ -6,11 +6,22 @@ from typing import Any
 
 import pytest
 
-from faust_connect.data import BOOLEAN, FLOAT64, INT8, INT16, INT32, INT64, STRING, Schema
+from faust_connect.codecs import SimpleHeaderConverter
+from faust_connect.data import (
+    BOOLEAN,
+    FLOAT32,
+    INT8,
+    INT16,
+    INT32,
+    INT64,
+    STRING,
+    Schema,
+    array_schema,
+    map_schema,
+)
 from faust_connect.exceptions import ConfigError, TransformError
 from faust_connect.records import Header, Headers
 from faust_connect.transforms import DropHeaders, HeaderFrom, InsertHeader
-from faust_connect.transforms.headers import parse_literal
 
 from .helpers import USER, headers, src, user
 
@@ -75,20 +86,39 @@ def test_header_from_config_issues(settings: dict[str, str], keys: list[str]) ->
 
 @pytest.mark.parametrize(
     ("literal", "schema", "value"),
-    [
+    [  # what Kafka 4.1's Values.parseString answers for each
         ("42", INT8, 42),
         ("300", INT16, 300),
         ("70000", INT32, 70000),
         ("5000000000", INT64, 5_000_000_000),
         ("-1", INT8, -1),
-        ("1.5", FLOAT64, 1.5),
+        (" 42 ", INT8, 42),
+        ("1.0", INT8, 1),
+        ("1.5", FLOAT32, 1.5),
         ("true", BOOLEAN, True),
-        ("FALSE", BOOLEAN, False),
+        ("FALSE", STRING, "FALSE"),
         ("hello world", STRING, "hello world"),
+        ("[1, 2]", array_schema(INT8), [1, 2]),
+        ('{"a": 1}', map_schema(STRING, INT8), {"a": 1}),
+        ("null", None, None),
     ],
 )
-def test_parse_literal(literal: str, schema: Schema, value: Any) -> None:
-    assert parse_literal(literal) == (schema, value)
+def test_insert_header_parses_the_literal_as_kafka_values(
+    literal: str, schema: Schema | None, value: Any
+) -> None:
+    t = InsertHeader.from_config({"header": "h", "value.literal": literal})
+    out = t.apply(src(1))
+    assert out is not None
+    assert out.headers.last("h") == Header("h", value, schema)
+
+
+def test_insert_header_array_literal_is_written_as_kafka_writes_it() -> None:
+    t = InsertHeader.from_config({"header": "a", "value.literal": "[1, 2]"})
+    out = t.apply(src(1))
+    assert out is not None
+    header = out.headers.last("a")
+    assert header is not None
+    assert SimpleHeaderConverter().from_connect("t", header.schema, header.value) == b"[1,2]"
 
 
 def test_insert_header_appends() -> None:

@@ -203,19 +203,37 @@ def test_set_schema_metadata(settings: dict[str, str], name: str, version: int) 
     assert out.value.as_dict() == user().as_dict()
 
 
-def test_set_schema_metadata_on_key_of_primitive() -> None:
-    out = SetSchemaMetadata(target="key", schema_name="k").apply(
-        SourceRecord(topic="t", key=1, key_schema=INT32)
-    )
-    assert out is not None and out.key_schema == Schema("int32", name="k") and out.key == 1
+@pytest.mark.parametrize(
+    ("schema", "key"),
+    [
+        (INT32, 1),
+        (OPTIONAL_STRING, "x"),
+        (OPTIONAL_STRING, None),
+        (array_schema(INT32), [1]),
+        (map_schema(STRING, INT32), {"a": 1}),
+    ],
+)
+def test_set_schema_metadata_fails_on_a_non_struct_schema(schema: Schema, key: Any) -> None:
+    """Kafka 4.1 fails every record whose schema is not a struct's, a null value's too."""
+    t = SetSchemaMetadata(target="key", schema_name="k")
+    with pytest.raises(TransformError, match="Cannot list fields on non-struct type"):
+        t.apply(SourceRecord(topic="t", key=key, key_schema=schema))
 
 
 def test_set_schema_metadata_needs_schema_and_a_setting() -> None:
     with pytest.raises(TransformError, match="needs a value schema"):
         SetSchemaMetadata(schema_name="x").apply(src({"a": 1}))
+    tombstone = src(None)
+    assert SetSchemaMetadata(schema_name="x").apply(tombstone) is tombstone
     with pytest.raises(ConfigError) as info:
         SetSchemaMetadata.from_config({}, prefix="transforms.s.")
     assert [i.key for i in info.value.issues] == ["transforms.s.schema.version"]
+
+
+def test_set_schema_metadata_on_a_null_struct() -> None:
+    out = SetSchemaMetadata(schema_name="n").apply(src(None, schema=USER))
+    assert out is not None and out.value is None and out.value_schema is not None
+    assert out.value_schema.name == "n"
 
 
 def test_flatten_generated_path_matches_the_schema_walk() -> None:
