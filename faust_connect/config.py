@@ -86,7 +86,8 @@ def _key(
 
 
 _COMMON, _TRANSFORMS, _PREDICATES, _ERRORS = "Common", "Transforms", "Predicates", "Error Handling"
-_SINK = ("sink",)
+_EXACTLY_ONCE = "Exactly Once Support"
+_SINK, _SOURCE = ("sink",), ("source",)
 
 
 class ConnectorConfig(PluginConfig, extra="ignore"):
@@ -217,8 +218,46 @@ class ConnectorConfig(PluginConfig, extra="ignore"):
         kinds=_SINK,
     )
     errors_deadletterqueue_context_headers_enable: bool = _key(
-        False, "Add headers with the error context to dead-lettered records.", _ERRORS,
-        "Enable Error Context Headers", kinds=_SINK)  # fmt: skip
+        False,
+        "Add headers with the error context to dead-lettered records.",
+        _ERRORS,
+        "Enable Error Context Headers",
+        kinds=_SINK,
+    )
+    exactly_once_support: Literal["requested", "required"] = _key(
+        "requested",
+        "With the worker's exactly.once.source.support enabled: 'required' refuses the "
+        "connector unless it declares exactly-once support; 'requested' runs it "
+        "transactionally either way.",
+        _EXACTLY_ONCE,
+        "Exactly once support",
+        kinds=_SOURCE,
+    )
+    transaction_boundary: Literal["poll", "interval", "connector"] = _key(
+        "poll",
+        "Where a task's transactions end: after every poll, every "
+        "transaction.boundary.interval.ms, or where the task asks.",
+        _EXACTLY_ONCE,
+        "Transaction Boundary",
+        kinds=_SOURCE,
+    )
+    offsets_storage_topic: str = _key(
+        "",
+        "The topic of this connector's source offsets when it runs exactly once (default: "
+        "<the worker's offsets topic>-<connector name>); other runs use the worker's.",
+        _EXACTLY_ONCE,
+        "Offsets topic",
+        kinds=_SOURCE,
+    )
+    transaction_boundary_interval_ms: Annotated[int, Field(ge=0)] | None = _key(
+        None,
+        "With transaction.boundary=interval: milliseconds per transaction (default: the "
+        "worker's offset.flush.interval.ms).",
+        _EXACTLY_ONCE,
+        "Transaction boundary interval",
+        type="LONG",
+        kinds=_SOURCE,
+    )
 
 
 def _key_of(model: type[PluginConfig], loc: tuple[Any, ...]) -> str:

@@ -44,6 +44,7 @@ from faust_connect.registry import Registry
 __all__ = [
     "Connector",
     "ConnectorType",
+    "ExactlyOnceSupport",
     "SinkConnector",
     "SinkTask",
     "SinkTaskContext",
@@ -51,6 +52,7 @@ __all__ = [
     "SourceTask",
     "SourceTaskContext",
     "TopicPartition",
+    "TransactionContext",
     "connectors",
     "parse_own",
 ]
@@ -68,6 +70,21 @@ class SourceTaskContext(Protocol):
 
     def offset(self, partition: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The last committed source offset of ``partition``, or None."""
+
+    def transaction_context(self) -> TransactionContext | None:
+        """Where the task ends transactions, with ``transaction.boundary=connector`` on an
+        exactly-once worker; None otherwise."""
+
+
+class TransactionContext(Protocol):
+    """How a task ends its transactions itself (``transaction.boundary=connector``)."""
+
+    def commit_transaction(self) -> None:
+        """Commit the open transaction once the records polled so far are sent."""
+
+    def abort_transaction(self) -> None:
+        """Abort the open transaction (its records are never read by ``read_committed``
+        consumers, and its offsets are not stored): the task resumes from the last commit."""
 
 
 class SinkTaskContext(Protocol):
@@ -181,12 +198,28 @@ class Connector(ABC):
         return [dict(self.raw)]
 
 
+#: What a source connector says of exactly-once delivery (Kafka's ``ExactlyOnceSupport``).
+ExactlyOnceSupport = Literal["SUPPORTED", "UNSUPPORTED"]
+
+
 class SourceConnector(Connector):
     """A connector whose tasks bring data into Kafka."""
 
     kind = "source"
     #: The task class.
     task_class: ClassVar[type[SourceTask]]
+
+    def exactly_once_support(self) -> ExactlyOnceSupport | None:
+        """Whether this config's records are delivered once when each poll's records and
+        offsets are committed in one transaction (a task that resumes exactly at its stored
+        offset): ``"SUPPORTED"``, ``"UNSUPPORTED"``, or None when the connector does not say
+        (then ``exactly.once.support=required`` is refused)."""
+        return None
+
+    def can_define_transaction_boundaries(self) -> bool:
+        """Whether its tasks can end transactions themselves (``transaction.boundary=connector``:
+        see :class:`TransactionContext`)."""
+        return False
 
 
 class SinkConnector(Connector):
@@ -229,6 +262,16 @@ for _name, _target, _aliases in [
         "FileStreamSink",
         "connectors.file:FileStreamSinkConnector",
         (f"{_FILE}.FileStreamSinkConnector", "FileStreamSinkConnector"),
+    ),
+    (
+        "VerifiableSource",
+        "connectors.verifiable:VerifiableSourceConnector",
+        ("org.apache.kafka.connect.tools.VerifiableSourceConnector", "VerifiableSourceConnector"),
+    ),
+    (
+        "VerifiableSink",
+        "connectors.verifiable:VerifiableSinkConnector",
+        ("org.apache.kafka.connect.tools.VerifiableSinkConnector", "VerifiableSinkConnector"),
     ),
     (
         "DatagenSource",

@@ -148,7 +148,10 @@ class _Context:
 
 
 class TaskHarness:
-    """Runs task 0 of a connector through converters, transforms and the error policy."""
+    """Runs task 0 of a connector through converters, transforms and the error policy.
+
+    ``offsets``: stored ``(source partition, offset)`` pairs the task starts from.
+    """
 
     def __init__(
         self,
@@ -156,7 +159,7 @@ class TaskHarness:
         config: Mapping[str, str],
         *,
         converter_defaults: Mapping[str, str] = DEFAULT_CONVERTERS,
-        offsets: Mapping[Any, Mapping[str, Any]] | None = None,
+        offsets: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]] = (),
     ) -> None:
         plugin = connectors.get(connector) if isinstance(connector, str) else connector
         if not issubclass(plugin, (SourceConnector, SinkConnector)):
@@ -180,9 +183,7 @@ class TaskHarness:
         )
         self.errors = self.pipeline.errors
         #: Source offsets (by frozen source partition), as the task stored them.
-        self.offsets: dict[Any, Mapping[str, Any]] = {
-            _frozen(k): v for k, v in (offsets or {}).items()
-        }
+        self.offsets: dict[Any, Mapping[str, Any]] = {_frozen(p): o for p, o in offsets}
         self.assigned: list[TopicPartition] = []
         self._next_offset: dict[TopicPartition, int] = defaultdict(int)
         self._current: Messages = {}

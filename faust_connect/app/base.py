@@ -21,9 +21,10 @@ from faust_connect.app.state.tables import (
     OffsetStore,
     StateTable,
     StatusStore,
+    follow,
     preload,
 )
-from faust_connect.app.web import rest, schema_registry
+from faust_connect.app.web import openapi, rest, schema_registry
 from faust_connect.connector import Connector, connectors
 from faust_connect.exceptions import WorkerConfigError
 
@@ -182,6 +183,8 @@ class App(faust.App):
         """After table recovery: create declared connectors, then start the runtime."""
         await super().on_started()
         await self._learn_state_topics()
+        tables = [t for t in self.tables.values() if isinstance(t, StateTable)]
+        self.add_future(follow(tables, self.clients))
         for name, config in self._declared.items():
             current = self.configs.get(name)
             if current is None:
@@ -226,12 +229,15 @@ class App(faust.App):
         await super().on_stop()
 
     async def _on_revoked(self, sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+        # Called for every rebalance, with no placement partition too: until the next
+        # assignment this worker holds none (the consumer still reports the old ones).
         mine = {tp.partition for tp in revoked if tp.topic == self.placement_topic_name}
-        if mine:
-            await self.runtime.on_revoked(mine)
+        await self.runtime.on_revoked(mine)
 
     async def _on_assigned(self, sender: Any, assigned: set[Any], **kwargs: Any) -> None:
-        self.runtime.wake()
+        # ``assigned`` is the whole new assignment; the listener has set its generation.
+        mine = {tp.partition for tp in assigned if tp.topic == self.placement_topic_name}
+        self.runtime.on_assigned(mine, int(self.consumer_generation_id))
 
 
 def _serve_rest_api(app: App) -> None:
@@ -243,6 +249,7 @@ def _serve_rest_api(app: App) -> None:
     ]
     manager.add("", rest.blueprint)
     manager.add(schema_registry.PREFIX, schema_registry.blueprint)
+    manager.add("", openapi.blueprint)
     # the dashboard (/ui), /metrics and /metrics.json; optional authentication of everything
     from faust_connect.app.web import dashboard, prometheus
     from faust_connect.app.web.auth import auth_options, install_auth

@@ -25,7 +25,7 @@ from faust_connect.app.state.sink_offsets import (
 from faust_connect.app.state.tables import ConnectorState
 from faust_connect.codecs import converter_from_config
 from faust_connect.config import ConnectorConfig, config_issues, parse_config
-from faust_connect.connector import Connector, connectors
+from faust_connect.connector import Connector, SourceConnector, connectors
 from faust_connect.exceptions import (
     BadRequest,
     ConfigError,
@@ -199,6 +199,10 @@ class Herder:
         issues.extend(self.app.clients.override_issues(config))
         if plugin is not None and plugin.kind == "sink" and common is not None:
             issues.extend(_sink_issues(common))
+        exactly_once = self.app.connect_settings.exactly_once_source_support == "enabled"
+        if exactly_once and common is not None and not issues and isinstance(plugin, type):
+            if issubclass(plugin, SourceConnector):
+                issues.extend(_exactly_once_issues(plugin(config), common))
         return issues
 
     def _checked(self, name: str, config: Mapping[str, str]) -> dict[str, str]:
@@ -234,7 +238,7 @@ class Herder:
                 raise Conflict(f"Connector {name} already exists")
             target = _TARGET[initial_state]
             tasks = () if target == "STOPPED" else self._task_configs(checked)
-            self.app.configs.put(ConnectorState(name, checked, target, tasks))  # type: ignore[arg-type]
+            await self.app.configs.put(ConnectorState(name, checked, target, tasks))  # type: ignore[arg-type]
         self.app.runtime.wake()
         return self.info(name)
 
@@ -251,12 +255,12 @@ class Herder:
         async with self._lock:
             current = self.app.configs.get(name)
             if current is None:
-                self.app.configs.put(
+                await self.app.configs.put(
                     ConnectorState(name, checked, "STARTED", self._task_configs(checked))
                 )
             else:
                 tasks = () if current.target == "STOPPED" else self._task_configs(checked)
-                self.app.configs.put(
+                await self.app.configs.put(
                     current.replace(config=checked, tasks=tasks, generation=current.generation + 1)
                 )
         self.app.runtime.wake()
@@ -277,7 +281,7 @@ class Herder:
         """Delete a connector; its source offsets are kept (as Kafka Connect keeps them)."""
         async with self._lock:
             self.get(name)
-            self.app.configs.delete(name)
+            await self.app.configs.delete(name)
             self.app.statuses.reset_topics(name)
         self.app.runtime.wake()
 
@@ -292,7 +296,7 @@ class Herder:
             elif state.target == "STOPPED":
                 changes["tasks"] = self._task_configs(state.config)
                 changes["generation"] = state.generation + 1
-            self.app.configs.put(state.replace(**changes))
+            await self.app.configs.put(state.replace(**changes))
         self.app.runtime.wake()
 
     async def pause(self, name: str) -> None:
@@ -327,7 +331,7 @@ class Herder:
             restarts = dict(state.task_restarts)
             for task in tasks:
                 restarts[task] = restarts.get(task, 0) + 1
-            self.app.configs.put(
+            await self.app.configs.put(
                 state.replace(
                     restart=state.restart + (1 if restart_connector else 0),
                     task_restarts=restarts,
@@ -351,7 +355,7 @@ class Herder:
                 raise NotFound(f"Task {name}-{task} not found")
             restarts = dict(state.task_restarts)
             restarts[task] = restarts.get(task, 0) + 1
-            self.app.configs.put(state.replace(task_restarts=restarts))
+            await self.app.configs.put(state.replace(task_restarts=restarts))
         self.app.runtime.wake()
 
     async def alter_offsets(self, name: str, offsets: list[Mapping[str, Any]]) -> None:
@@ -384,6 +388,41 @@ class Herder:
                 f"'/connectors/{name}/stop' endpoint"
             )
         return state
+
+
+def _exactly_once_issues(plugin: SourceConnector, config: ConnectorConfig) -> list[ConfigIssue]:
+    """Kafka Connect's preflight checks of a source on an exactly-once worker."""
+    issues = []
+    if config.exactly_once_support == "required":
+        support = plugin.exactly_once_support()
+        if support is None:
+            issues.append(
+                ConfigIssue(
+                    "exactly.once.support",
+                    "The connector does not say whether it supports exactly-once semantics; "
+                    "use 'requested' to create it anyway.",
+                )
+            )
+        elif support != "SUPPORTED":
+            issues.append(
+                ConfigIssue(
+                    "exactly.once.support",
+                    "The connector does not support exactly-once semantics with the provided "
+                    "configuration.",
+                )
+            )
+    if (
+        config.transaction_boundary == "connector"
+        and not plugin.can_define_transaction_boundaries()
+    ):
+        issues.append(
+            ConfigIssue(
+                "transaction.boundary",
+                "The connector does not support connector-defined transaction boundaries with "
+                "the given configuration; use poll or interval.",
+            )
+        )
+    return issues
 
 
 def _sink_issues(config: ConnectorConfig) -> list[ConfigIssue]:

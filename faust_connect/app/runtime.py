@@ -6,6 +6,19 @@ connector and each of its tasks hashes to one partition; the worker holding that
 it. When workers join or leave, Faust revokes partitions first (this worker stops those tasks,
 committing what is done) and assigns them after, so a task never runs on two live workers at once.
 
+What this worker holds is what the rebalance callbacks said, not the consumer's assignment: the
+consumer keeps reporting the old assignment while it rejoins, and a task started from it would
+run next to its new owner. A revoked worker starts nothing until it is assigned again. A worker
+whose event loop stood still for longer than the group allows (SIGSTOP, a paused VM) may have
+been dropped from the group without being told yet; it stops its tasks at once, writes no status
+(the new owner's is the truth) and starts again on its next assignment, or after a session
+timeout without a rebalance (it was not dropped after all).
+
+Statuses carry the group generation of the assignment the unit was started under (Kafka
+Connect's ``generation``); the status table drops a late write from an older generation
+(:class:`~faust_connect.app.state.tables.StatusTable`), and the owner writes its status again
+when it saw a stale record dropped, so the log's last record is the owner's too.
+
 A reconcile loop compares what should run here (the config table and the assignment) with what
 runs, and starts, stops, restarts, pauses or resumes runners to match. Every worker sees every
 config change through the config table's changelog, so changes made on any worker take effect
@@ -17,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import traceback
 import zlib
 from collections.abc import Mapping, Sequence
@@ -28,7 +42,7 @@ from aiokafka.structs import TopicPartition
 
 from faust_connect.agents.runtime.runner import TaskRunner
 from faust_connect.agents.runtime.sink import SinkRunner
-from faust_connect.agents.runtime.source import SourceRunner
+from faust_connect.agents.runtime.source import ExactlyOnceSourceRunner, SourceRunner
 from faust_connect.app.state.tables import ConnectorState, TaskStatus
 from faust_connect.app.web.leader import publish_leader
 from faust_connect.codecs import SchemaRegistryClient
@@ -43,6 +57,10 @@ logger = logging.getLogger(__name__)
 
 #: How often the reconcile loop looks at the tables, at most.
 RECONCILE_SECONDS = 0.2
+#: How often the stall watch looks at the clock.
+WATCH_SECONDS = 0.25
+#: After an assignment, when the statuses of the units run here are written once more.
+RESTATE_SECONDS = 5.0
 _RUNNING_STATE = {"STARTED": "RUNNING", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
 
 UnitKey = tuple[str, int]  # (connector, task id)
@@ -67,7 +85,24 @@ class Runtime:
         self.converter_defaults = settings.converter_defaults()
         self.logger = logger
         self.runners: dict[UnitKey, TaskRunner] = {}
+        #: Runners asked to stop that have not finished yet (they still run: metrics show them).
+        self._stopping: dict[UnitKey, TaskRunner] = {}
         self._generations: dict[UnitKey, tuple[int, int, int]] = {}
+        #: The group generation each unit here was started under (its statuses carry it).
+        self._unit_generation: dict[tuple[str, int | None], int] = {}
+        #: ``time.monotonic()`` of the last assignment (a stall it ended is no reason to fence).
+        self._assigned_at = 0.0
+        #: The placement partitions the last assignment gave and no revocation took back.
+        self._owned: set[int] = set()
+        #: The group generation of the assignment this worker holds; None between a
+        #: revocation and the next assignment.
+        self._group_generation: int | None = None
+        #: Set when the event loop stood still too long: nothing runs or reports until the next
+        #: assignment, or until this monotonic time passes without a rebalance.
+        self._fenced_until: float | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        #: ``time.monotonic()`` after which this assignment's statuses are written once more.
+        self._restate_at: float | None = None
         self._connector_units: set[str] = set()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -92,9 +127,23 @@ class Runtime:
     def report(
         self, connector: str, task: int | None, state: str, trace: str, generation: int
     ) -> None:
-        """Record a status in the status table."""
-        status = TaskStatus(state, self.worker_id, trace, generation)  # type: ignore[arg-type]
-        self.app.statuses.put(connector, task, status)
+        """Record a status in the status table, stamped with the unit's group generation.
+
+        ``generation`` (the runner's config generation) is not what the status carries: Kafka
+        Connect's status generation is the writer's group generation. Nothing is written for a
+        unit that is not (or no longer) run here, nor while this worker is fenced; "stopped"
+        (UNASSIGNED) is written only if no newer owner has written (Kafka's ``putSafe``).
+        """
+        if self._fenced_until is not None:
+            return
+        group = self._unit_generation.get((connector, task))
+        if group is None:
+            return
+        status = TaskStatus(state, self.worker_id, trace, group)  # type: ignore[arg-type]
+        if state == "UNASSIGNED":
+            self.app.statuses.put_safe(connector, task, status)
+        else:
+            self.app.statuses.put(connector, task, status)
 
     def track_topic(self, connector: str, task: int, topic: str) -> None:
         """Record that a connector uses ``topic``, if ``topic.tracking.enable``."""
@@ -148,11 +197,34 @@ class Runtime:
         )
         self._topics_seen.add(topic)
 
+    def transactional_id(self, connector: str, task: int) -> str:
+        """An exactly-once source task's transactional id (Kafka Connect's form)."""
+        return f"{self.settings.group_id}-{connector}-{task}"
+
+    async def offsets_topic(self, connector: str, name: str) -> str:
+        """An exactly-once connector's own offsets topic, created compacted if missing."""
+        topic = name or f"{self.settings.topic('offset')}-{connector}"
+        if topic not in self._topics_seen:
+            settings = self.settings
+            await self.clients.create_topics(
+                [
+                    NewTopic(
+                        topic,
+                        settings.offset_storage_partitions,
+                        max(settings.offset_storage_replication_factor, 1),
+                        topic_configs={"cleanup.policy": "compact"},
+                    )
+                ],
+                timeout=30.0,
+            )
+            self._topics_seen.add(topic)
+        return topic
+
     def task_metrics(self) -> list[dict[str, Any]]:
-        """Counters and gauges of every task running on this worker."""
+        """Counters and gauges of every task running on this worker (stopping ones included)."""
         return [
             runner.metrics.snapshot()
-            for runner in self.runners.values()
+            for runner in (*self.runners.values(), *self._stopping.values())
             if isinstance(runner, TaskRunner)
         ]
 
@@ -161,6 +233,7 @@ class Runtime:
     def start(self) -> None:
         """Start the reconcile loop (after table recovery)."""
         self._loop_task = asyncio.create_task(self._reconcile_loop(), name="connect-runtime")
+        self._watch_task = asyncio.create_task(self._watch_stalls(), name="connect-stall-watch")
 
     @property
     def started(self) -> bool:
@@ -173,10 +246,11 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop every runner (committing what is done) and the loop."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
-            self._loop_task = None
+        for task in (self._loop_task, self._watch_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._loop_task = self._watch_task = None
         async with self._lock:
             await self._stop_units(list(self.runners), final=False)
         if self._client is not None:
@@ -184,7 +258,12 @@ class Runtime:
             self._client = None
 
     async def on_revoked(self, partitions: set[int]) -> None:
-        """Placement partitions were taken away: stop their tasks before anyone else starts them."""
+        """Placement partitions were taken away: stop their tasks before anyone else starts them.
+
+        From here until :meth:`on_assigned` this worker holds no assignment: it starts nothing.
+        """
+        self._owned -= partitions
+        self._group_generation = None
         async with self._lock:
             keys = [
                 key
@@ -195,16 +274,62 @@ class Runtime:
             for name in list(self._connector_units):
                 if placement_partition(name, None, self._partitions) in partitions:
                     self._connector_units.discard(name)
+                    self._unit_generation.pop((name, None), None)
         self.wake()
+
+    def on_assigned(self, partitions: set[int], generation: int) -> None:
+        """A rebalance gave this worker ``partitions`` (all it holds now) in ``generation``."""
+        self._owned = set(partitions)
+        self._group_generation = generation
+        self.app.statuses.group_generation = generation
+        self._fenced_until = None
+        self._assigned_at = time.monotonic()
+        self._restate_at = self._assigned_at + RESTATE_SECONDS
+        self.wake()
+
+    async def _watch_stalls(self) -> None:
+        # Heartbeats run on the consumer's thread, so only a stall of the whole process (SIGSTOP,
+        # a paused VM) can cost this worker its membership; the loop's clock sees that too.
+        settings = self.settings
+        limit = (settings.session_timeout_ms - settings.heartbeat_interval_ms) / 1000
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            now = time.monotonic()
+            stalled, before, last = now - last - WATCH_SECONDS, last, now
+            if stalled > limit and self._assigned_at < before:
+                logger.warning(
+                    "the worker stood still for %.1fs (the group allows %.1fs): stopping its "
+                    "tasks until it is assigned again",
+                    stalled,
+                    settings.session_timeout_ms / 1000,
+                )
+                await self._fence(now + settings.session_timeout_ms / 1000)
+
+    async def _fence(self, until: float) -> None:
+        self._fenced_until = until
+        for runner in self.runners.values():
+            runner.halt()  # at once: nothing more is sent or put while the stop is under way
+        async with self._lock:
+            await self._stop_units(list(self.runners), final=False)
+            for name in self._connector_units:
+                self._unit_generation.pop((name, None), None)
+            self._connector_units.clear()
 
     @property
     def _partitions(self) -> int:
         return self.settings.task_placement_partitions
 
     def owned_partitions(self) -> set[int]:
-        """The placement partitions this worker holds now."""
-        topic = self.app.placement_topic_name
-        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
+        """The placement partitions this worker holds now (none while fenced or rejoining)."""
+        if self._fenced_until is not None:
+            if time.monotonic() < self._fenced_until:
+                return set()
+            logger.info("no rebalance followed the stall: this worker kept its assignment")
+            self._fenced_until = None
+        if self._group_generation is None:
+            return set()
+        return set(self._owned)
 
     async def _reconcile_loop(self) -> None:
         while True:
@@ -221,8 +346,11 @@ class Runtime:
 
     async def reconcile(self) -> None:
         """Make the runners here match the config table and this worker's partitions."""
-        publish_leader(self.app)
         owned = self.owned_partitions()
+        generation = self._group_generation
+        if generation is not None and self._fenced_until is None:
+            publish_leader(self.app, generation)
+            self._rewrite_dropped()
         states = {state.name: state for state in self.app.configs.all()}
         wanted: dict[UnitKey, ConnectorState] = {}
         for name, state in states.items():
@@ -230,6 +358,7 @@ class Runtime:
                 self._report_connector(state)
             else:
                 self._connector_units.discard(name)
+                self._unit_generation.pop((name, None), None)
             if state.target == "STOPPED":
                 continue
             for task_id in range(len(state.tasks)):
@@ -252,24 +381,37 @@ class Runtime:
         for name in list(self._connector_units):
             if name not in states:
                 self._connector_units.discard(name)
+                self._unit_generation.pop((name, None), None)
                 self.app.statuses.delete(name)
 
     def _report_connector(self, state: ConnectorState) -> None:
         self._connector_units.add(state.name)
-        current = self.app.statuses.get(state.name)
-        if (
-            current is not None
-            and current.state == "FAILED"
-            and current.generation == (state.generation + state.restart)
-        ):
+        if (state.name, None) not in self._unit_generation and self._group_generation is not None:
+            self._unit_generation[(state.name, None)] = self._group_generation
+        self.report(state.name, None, _RUNNING_STATE[state.target], "", state.generation)
+
+    def _rewrite_dropped(self) -> None:
+        # A stale record of a unit run here was dropped: write the owner's status again, so the
+        # log's last record (what a worker starting later reads) is the owner's. Once, a while
+        # after each assignment, every status is written again: a worker whose Faust recovery
+        # was switching to standby reading as the new owners wrote has been seen to miss those
+        # records until the next rebalance.
+        dropped = self.app.statuses.take_dropped()
+        restate = self._restate_at is not None and time.monotonic() >= self._restate_at
+        if not dropped and not restate:
             return
-        self.report(
-            state.name, None, _RUNNING_STATE[state.target], "", state.generation + state.restart
-        )
+        if restate:
+            self._restate_at = None
+        mine = [*self.runners, *((name, None) for name in self._connector_units)]
+        for connector, task in mine:
+            key = self.app.statuses.key(connector, task)
+            if restate or key in dropped:
+                self.app.statuses.rewrite(key)
 
     def _start(self, key: UnitKey, state: ConnectorState, version: tuple[int, int, int]) -> None:
         name, task_id = key
         self._generations[key] = version
+        self._unit_generation[key] = self._group_generation or 0
         paused = state.target == "PAUSED"
         try:
             plugin = connectors.get(state.config["connector.class"])
@@ -282,7 +424,8 @@ class Runtime:
             runner: TaskRunner
             configs = (state.config, state.tasks[task_id])
             if issubclass(plugin, SourceConnector):
-                runner = SourceRunner(
+                exactly_once = self.settings.exactly_once_source_support == "enabled"
+                runner = (ExactlyOnceSourceRunner if exactly_once else SourceRunner)(
                     self, name, task_id, *configs, task_class=plugin.task_class, **common
                 )
             elif issubclass(plugin, SinkConnector):
@@ -318,7 +461,12 @@ class Runtime:
     ) -> None:
         timeout = self.settings.task_shutdown_graceful_timeout_ms / 1000
         runners = [(key, self.runners.pop(key)) for key in keys if key in self.runners]
-        await asyncio.gather(*(runner.stop(timeout) for _, runner in runners))
+        self._stopping.update(runners)
+        try:
+            await asyncio.gather(*(runner.stop(timeout) for _, runner in runners))
+        finally:
+            for key, _ in runners:
+                self._stopping.pop(key, None)
         for key, runner in runners:
             self._generations.pop(key, None)
             name, task_id = key
@@ -326,9 +474,11 @@ class Runtime:
             if final and (
                 state is None or task_id >= len(state.tasks) or state.target == "STOPPED"
             ):
-                self.app.statuses.delete(name, task_id)
+                if self._fenced_until is None:
+                    self.app.statuses.delete(name, task_id)
             elif runner.failed is None:
                 self.report(name, task_id, "UNASSIGNED", "", runner.generation)
+            self._unit_generation.pop(key, None)
 
 
 class _Failed:
@@ -341,6 +491,9 @@ class _Failed:
         self.generation = 0
 
     async def stop(self, timeout: float) -> None:
+        return None
+
+    def halt(self) -> None:
         return None
 
     def pause(self) -> None:

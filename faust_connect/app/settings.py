@@ -175,6 +175,12 @@ class WorkerSettings(BaseModel):
     rebalance_timeout_ms: PositiveMs = Field(
         60000, description="How long workers get to rejoin the group in a rebalance."
     )
+    exactly_once_source_support: Literal["disabled", "preparing", "enabled"] = Field(
+        "disabled",
+        description="enabled: each source task commits its records and offsets in one Kafka "
+        "transaction (KIP-618); preparing: a step of a rolling upgrade to enabled (runs as "
+        "disabled).",
+    )
     topic_creation_enable: bool = Field(
         True, description="Whether source connectors may create their topics."
     )

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from faust_connect.config import PluginConfig
-from faust_connect.connector import SourceConnector, SourceTask
+from faust_connect.connector import ExactlyOnceSupport, SourceConnector, SourceTask
 from faust_connect.data import FLOAT64, INT32, INT64, STRING, Schema, Struct, struct_schema
 from faust_connect.records import SourceRecord
 
@@ -97,6 +97,10 @@ class DatagenConnector(SourceConnector):
         )
         batch_size: int = Field(500, ge=1, description="Records per poll, at most.")
         random_seed: int = Field(0, description="Seed: the same seed gives the same records.")
+
+    def exactly_once_support(self) -> ExactlyOnceSupport | None:
+        """Each task's sequence goes on from the stored number."""
+        return "SUPPORTED"
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         """Each task generates its own numbered sequence."""

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from faust_connect.config import CommaList, PluginConfig
 from faust_connect.connector import (
+    ExactlyOnceSupport,
     SinkConnector,
     SinkTask,
     SourceConnector,
@@ -50,6 +51,10 @@ class FileStreamSourceConnector(SourceConnector):
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         """One task: a file is read in order."""
         return [dict(self.raw)]
+
+    def exactly_once_support(self) -> ExactlyOnceSupport | None:
+        """A file is read again from the stored position; stdin cannot be."""
+        return "SUPPORTED" if self.raw.get("file", "").strip() else "UNSUPPORTED"
 
 
 class FileStreamSourceTask(SourceTask):

@@ -67,6 +67,9 @@ class TaskRunner(ABC):
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.failed: BaseException | None = None
+        #: Whether a newer owner of this task fenced this copy (exactly-once sources): it
+        #: stopped, and runs again only if this worker is given the task anew.
+        self.fenced = False
         self.metrics = TaskMetrics(connector, task_id, self.kind)
         #: The connector's common keys, parsed.
         self.settings = parse_config(ConnectorConfig, self.config)
@@ -130,10 +133,15 @@ class TaskRunner(ABC):
         self.logger.error("task %s-%d failed: %r", self.connector, self.task_id, exc)
         self._report("FAILED", trace)
 
-    async def stop(self, timeout: float) -> None:
-        """Ask the task to finish (commit what is done, release resources) within ``timeout``."""
+    def halt(self) -> None:
+        """Stop taking work at once: what is polled or fetched from now on is not sent or put
+        (its offsets are not stored, so the task's next run reads it again)."""
         self._stopping.set()
         self._resumed.set()  # wake a paused loop so it can see the stop
+
+    async def stop(self, timeout: float) -> None:
+        """Ask the task to finish (commit what is done, release resources) within ``timeout``."""
+        self.halt()
         if self._task is None:
             return
         try:

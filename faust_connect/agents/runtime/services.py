@@ -71,3 +71,10 @@ class Services(Protocol):
 
     async def ensure_topic(self, topic: str, config: Mapping[str, str]) -> None:
         """Create ``topic`` if it does not exist (source topic creation, DLQ topics)."""
+
+    def transactional_id(self, connector: str, task: int) -> str:
+        """An exactly-once source task's transactional id (``<group.id>-<connector>-<task>``)."""
+
+    async def offsets_topic(self, connector: str, name: str) -> str:
+        """An exactly-once connector's own offsets topic (``name``, or ``<offsets
+        topic>-<connector>`` when empty), created compacted if missing."""

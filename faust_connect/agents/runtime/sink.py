@@ -171,6 +171,8 @@ class SinkRunner(TaskRunner):
                 await self.sleep(0.2)
                 continue
             messages = await consumer.getmany(timeout_ms=200)
+            if self.stopping:
+                break  # halted while fetching: not put nor committed; fetched again next run
             if messages:
                 self.metrics.consumed += sum(len(b) for b in messages.values())
                 batch, failure = await self._prepare_until_failure(messages)

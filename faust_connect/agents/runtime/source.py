@@ -22,20 +22,26 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
+import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    MessageSizeTooLargeError,
+    ProducerFenced,
+)
 from aiokafka.partitioner import murmur2
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from faust_connect.agents.runtime.offsets import offset_key
+from faust_connect.agents.runtime.offsets import offset_key, read_offsets
 from faust_connect.agents.runtime.pipeline import Serialized
 from faust_connect.agents.runtime.runner import TaskRunner
 from faust_connect.connector import SourceTask
 from faust_connect.records import SourceRecord
 
-__all__ = ["SourceRunner"]
+__all__ = ["ExactlyOnceSourceRunner", "SourceRunner"]
 
 #: Batches handed to the producer but not yet acknowledged, at most.
 MAX_IN_FLIGHT = 16
@@ -56,7 +62,23 @@ class _Context:
         self.logger: logging.Logger = runner.logger
 
     def offset(self, partition: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        return self._runner.services.stored_offset(self.connector, partition)
+        return self._runner.stored_offset(partition)
+
+    def transaction_context(self) -> _Transactions | None:
+        return self._runner.transactions
+
+
+class _Transactions:
+    """A task's requests to end its transaction (``transaction.boundary=connector``)."""
+
+    def __init__(self) -> None:
+        self.request: Literal["commit", "abort"] | None = None
+
+    def commit_transaction(self) -> None:
+        self.request = "commit"
+
+    def abort_transaction(self) -> None:
+        self.request = "abort"
 
 
 @dataclasses.dataclass
@@ -77,6 +99,8 @@ class SourceRunner(TaskRunner):
 
     kind = "source"
     task_class: type[SourceTask]
+    #: Where the task ends transactions (exactly-once with ``transaction.boundary=connector``).
+    transactions: _Transactions | None = None
 
     def __init__(self, *args: Any, task_class: type[SourceTask], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -89,6 +113,10 @@ class SourceRunner(TaskRunner):
         self._known_topics: set[str] = set()
         options = self.services.clients.options("producer", self.config)
         self._max_request_size = int(options.get("max_request_size", MAX_REQUEST_SIZE))
+
+    def stored_offset(self, partition: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """A source partition's committed offset."""
+        return self.services.stored_offset(self.connector, partition)
 
     async def run(self) -> None:
         task = self.task_class(self.task_config, _Context(self))
@@ -127,6 +155,8 @@ class SourceRunner(TaskRunner):
             records = await self.errors.retry(
                 "TASK_POLL", task.poll, stopping=lambda: self.stopping
             )
+            if self.stopping:
+                break  # halted while polling: not sent, so the next run reads these again
             if not records:
                 await self.sleep(idle)
                 idle = min(idle * 2, IDLE_MAX)
@@ -294,3 +324,188 @@ def _pick(producer: AIOKafkaProducer, topic: str, choices: list[int]) -> int:
     records without a key)."""
     available: set[int] | None = producer.client.cluster.available_partitions_for_topic(topic)
     return random.choice(sorted(available) if available else choices)
+
+
+class ExactlyOnceSourceRunner(SourceRunner):
+    """Runs one source task exactly once (KIP-618): its records and their offsets are
+    committed in one Kafka transaction.
+
+    Its offsets live in a topic of the connector's (``offsets.storage.topic``, by default
+    ``<offsets topic>-<connector>``), read with ``read_committed`` when the task starts, and are
+    copied into the worker's offset table after each commit (for the REST API, and for a
+    non-exactly-once run later): the worker's offsets topic is a Faust table's changelog, whose
+    recovery would wait for ever on a trailing transaction marker.
+
+    The task's producer has the transactional id ``<group.id>-<connector>-<task>``; starting it
+    fences every earlier producer of the same task (a zombie on a worker that lost the task but
+    still runs: its open transaction is aborted and its next send fails). A transaction ends
+    after each poll that returned records (``transaction.boundary=poll``), once it is
+    ``transaction.boundary.interval.ms`` old (``interval``), or where the task asks
+    (``connector``, through its context's ``transaction_context()``). Offsets go to the offsets
+    topic inside the transaction and into the offset table once it is committed; a failed send
+    aborts the transaction and fails the task (``read_committed`` readers never see any of it).
+    """
+
+    _offsets_topic: str
+    #: The offsets in the connector's own topic, as of the last commit.
+    _own: dict[bytes, dict[str, Any]]
+
+    async def run(self) -> None:
+        settings = self.settings
+        if settings.transaction_boundary == "connector":
+            self.transactions = _Transactions()
+        interval_ms = settings.transaction_boundary_interval_ms
+        interval = (
+            interval_ms / 1000 if interval_ms is not None else self.services.offset_flush_interval
+        )
+        self._offsets_topic = await self.services.offsets_topic(
+            self.connector, settings.offsets_storage_topic
+        )
+        producer = self.services.clients.producer(
+            self.config,
+            transactional_id=self.services.transactional_id(self.connector, self.task_id),
+            enable_idempotence=True,
+        )
+        # The fence first (InitProducerId aborts an earlier owner's open transaction and stops
+        # it from committing another), then the offsets: read before it, they could miss a
+        # transaction the earlier owner committed in between.
+        await producer.start()
+        try:
+            self._own = await read_offsets(
+                lambda **options: self.services.clients.consumer(config=self.config, **options),
+                self._offsets_topic,
+                self.connector,
+            )
+            task = self.task_class(self.task_config, _Context(self))
+            await task.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        open_txn: _Open | None = None
+        idle = IDLE_MIN
+        try:
+            while not self.stopping:
+                if self.paused:
+                    if open_txn is not None:
+                        await self._end(producer, task, open_txn)
+                        open_txn = None
+                    await self.wait_resumed()
+                    continue
+                records = await self.errors.retry(
+                    "TASK_POLL", task.poll, stopping=lambda: self.stopping
+                )
+                if self.stopping:
+                    break  # halted while polling: not sent; the open transaction commits below
+                if records:
+                    idle = IDLE_MIN
+                    self.metrics.polled += len(records)
+                    if open_txn is None:
+                        await producer.begin_transaction()
+                        open_txn = _Open(time.monotonic())
+                    transformed = await self.pipeline.transform(records)
+                    serialized = await self.pipeline.to_bytes(transformed)
+                    groups, futures = await self._send(producer, serialized)
+                    open_txn.add(records, groups, futures)
+                elif open_txn is None:
+                    await self.sleep(idle)
+                    idle = min(idle * 2, IDLE_MAX)
+                if open_txn is not None and self._due(open_txn, interval, bool(records)):
+                    await self._end(producer, task, open_txn)
+                    open_txn = None
+                elif open_txn is not None and not records:
+                    await self.sleep(idle)
+                    idle = min(idle * 2, IDLE_MAX)
+            if open_txn is not None:  # stopping: what was polled is committed
+                await self._end(producer, task, open_txn)
+                open_txn = None
+        except (ProducerFenced, InvalidProducerEpoch) as exc:
+            # Another worker started this task (its producer fenced ours): it owns the task
+            # and its status now; this copy stops without a word in the status topic.
+            open_txn = None  # aborted by the fence
+            self.fenced = True
+            self.logger.warning(
+                "task %s-%d was fenced by a newer owner and stops: %r",
+                self.connector,
+                self.task_id,
+                exc,
+            )
+        finally:
+            if open_txn is not None:
+                try:
+                    await producer.abort_transaction()
+                except Exception:  # the broker is gone: the transaction times out anyway
+                    self.logger.warning("could not abort the open transaction", exc_info=True)
+            await producer.stop()
+            await self.errors.close()
+            await task.stop()
+
+    def stored_offset(self, partition: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The offset in the connector's own topic, else the worker's table (a first run)."""
+        own = self._own.get(offset_key(self.connector, partition))
+        return own if own is not None else super().stored_offset(partition)
+
+    def _due(self, txn: _Open, interval: float, polled: bool) -> bool:
+        boundary = self.settings.transaction_boundary
+        if boundary == "poll":
+            return polled
+        if boundary == "interval":
+            return time.monotonic() - txn.started >= interval
+        return self.transactions is not None and self.transactions.request is not None
+
+    async def _end(self, producer: AIOKafkaProducer, task: SourceTask, txn: _Open) -> None:
+        """Commit (or, when the task asked, abort) the open transaction."""
+        request = self.transactions.request if self.transactions is not None else None
+        if self.transactions is not None:
+            self.transactions.request = None
+        if request == "abort":
+            await producer.abort_transaction()
+            return
+        results = await asyncio.gather(*txn.futures, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the transaction cannot commit: abort (finally) and fail
+        done: dict[bytes, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
+        for record in txn.polled:
+            if record.source_partition:
+                key = offset_key(self.connector, record.source_partition)
+                done[key] = (record.source_partition, record.source_offset)
+        offsets = {key: dict(offset) for key, (_, offset) in done.items()}
+        for key, offset in offsets.items():
+            await producer.send(self._offsets_topic, _offset_value(offset), key=key)
+        await producer.commit_transaction()
+        self._own.update(offsets)
+        try:
+            await self.services.commit_offsets(self.connector, offsets)
+        except Exception:  # a copy: the task resumes from its own topic
+            self.logger.exception("could not copy the offsets to the worker's offset table")
+        metrics = self.metrics
+        metrics.produced += sum(len(group) for group in txn.sent)
+        metrics.batches += 1
+        metrics.batch_seconds = time.monotonic() - txn.started
+        metrics.committed_at = time.time()
+        await task.commit(txn.polled)
+        await task.offsets_stored(list(done.values()))
+
+
+def _offset_value(offset: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(dict(offset), option=orjson.OPT_SORT_KEYS)
+
+
+class _Open:
+    """The open transaction's records and the acks of their batches."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.polled: list[SourceRecord] = []
+        self.sent: list[list[SourceRecord]] = []
+        self.futures: list[asyncio.Future[Any]] = []
+
+    def add(
+        self,
+        polled: Sequence[SourceRecord],
+        sent: list[list[SourceRecord]],
+        futures: list[asyncio.Future[Any]],
+    ) -> None:
+        self.polled.extend(polled)
+        self.sent.extend(sent)
+        self.futures.extend(futures)

@@ -7,10 +7,13 @@ Keys and values are stored as raw bytes in Kafka Connect's formats where it has 
 - offsets (``offset.storage.topic``): key ``["<connector>",{<source partition>}]``, value
   ``{<source offset>}`` (JSON; a null value deletes), as Kafka Connect writes them;
 - statuses (``status.storage.topic``): keys ``status-connector-<n>`` / ``status-task-<n>-<i>``,
-  values ``{"state","trace","worker_id","generation"}``;
+  values ``{"state","trace","worker_id","generation"}``, ``generation`` being the writer's group
+  generation: a late write from an older generation never replaces a newer one's (see
+  :class:`StatusTable`);
 - configs (``config.storage.topic``, one partition): key ``connector-<n>``, value one JSON
   document with the connector's config, target state, task configs and restart counters, so a
-  connector's state changes in one write.
+  connector's state changes in one write. A config write returns once Kafka has acknowledged it
+  and this worker's table holds it (:meth:`ConfigStore.put`).
 
 Start-up: Faust recovers a table by feeding every changelog record through its consumer and
 recovery loop one event at a time (tens of seconds for 100,000 stored offsets). Before Faust's
@@ -21,6 +24,7 @@ as its persisted offset, so Faust's recovery starts there and only reads what ca
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -29,12 +33,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import faust
 import orjson
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from faust.types import TP
 
 from faust_connect.agents.runtime.offsets import offset_key, parse_offset_key
 from faust_connect.app.settings import WorkerSettings
-from faust_connect.exceptions import BadRequest
+from faust_connect.exceptions import BadRequest, ConnectError
 
 if TYPE_CHECKING:
     from faust_connect.app.clients import Clients
@@ -45,7 +50,9 @@ __all__ = [
     "OffsetStore",
     "StateTable",
     "StatusStore",
+    "StatusTable",
     "TaskStatus",
+    "follow",
     "preload",
 ]
 
@@ -53,6 +60,8 @@ logger = logging.getLogger(__name__)
 
 #: How long :func:`preload` may take before it leaves the rest to Faust's recovery.
 PRELOAD_TIMEOUT = 120.0
+#: How long a config write waits for Kafka's acknowledgement (Kafka Connect's request timeout).
+WRITE_TIMEOUT = 90.0
 
 TargetState = Literal["STARTED", "PAUSED", "STOPPED"]
 State = Literal["UNASSIGNED", "RUNNING", "PAUSED", "STOPPED", "FAILED", "RESTARTING", "DESTROYED"]
@@ -105,24 +114,48 @@ class StateTable(faust.GlobalTable):
             self.apply_changelog_batch([_Change(tp, r) for r in records])
 
     def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
-        if not isinstance(batch, list):
-            batch = list(batch)
+        # Two readers feed this table (Faust's changelog reader and :func:`follow`): a record
+        # is applied once, in offset order per partition, by whichever sees it first.
         applied = self._applied
+        new = []
         for event in batch:
             message = event.message
-            applied[message.tp] = message.offset
+            if message.offset > applied.get(message.tp, -1):
+                applied[message.tp] = message.offset
+                new.append(event)
+        batch = new
         pending = self._pending
-        if pending:
-            fresh = []
-            for event in batch:
-                key = event.message.key
-                if key in pending:
-                    if pending[key] == event.message.value:
-                        del pending[key]  # our latest write is back: the log is current
-                    continue
+        fresh = []
+        for event in batch:
+            key = event.message.key
+            if key in pending:
+                if pending[key] == event.message.value:
+                    del pending[key]  # our latest write is back: the log is current
+                continue
+            if self.admit(key, event.message.value):
                 fresh.append(event)
-            batch = fresh
-        super().apply_changelog_batch(batch)
+        super().apply_changelog_batch(fresh)
+
+    def admit(self, key: bytes, value: bytes | None) -> bool:
+        """Whether a changelog record (not this worker's own write) replaces the stored value."""
+        return True
+
+    def apply_acked(self, tp: TP, offset: int, key: bytes, value: bytes | None) -> None:
+        """Apply this worker's write that Kafka acknowledged at ``offset`` of ``tp``.
+
+        The record is read back from the acknowledgement rather than from Faust's changelog
+        reader, which can miss a record written while its recovery switches to standby reading
+        (seen on real Kafka: the echo never came until the next rebalance). Until the echo
+        comes, older changelog records of the key are ignored (see ``on_key_set``).
+        """
+        if self._applied.get(tp, -1) >= offset:
+            return  # the reader was quicker: the table already holds it
+        self._pending[key] = value
+        if value is None:
+            if key in self.data:
+                del self.data[key]
+        else:
+            self.data[key] = value
 
 
 class _Change:
@@ -212,7 +245,51 @@ async def preload(
     return loaded
 
 
-def _table(app: faust.App, name: str, topic: str, partitions: int, replicas: int) -> Any:
+async def follow(tables: Sequence[StateTable], clients: Clients) -> None:
+    """Tail the tables' changelogs with a consumer of our own, for as long as the worker runs.
+
+    Faust's changelog reader of a global table has been seen (on real Kafka, when several
+    workers join at once) to stop delivering records written while its recovery switched to
+    standby reading, until the next rebalance: a worker then never saw a connector created
+    elsewhere. This reader applies whatever Faust's has not (a record is applied once, see
+    ``StateTable.apply_changelog_batch``), so every worker sees every write within a fetch.
+    """
+    by_topic = {table.state_topic: table for table in tables}
+    consumer = clients.consumer(enable_auto_commit=False)
+    metadata = clients.metadata()
+    await metadata.bootstrap()
+    try:
+        cluster = await metadata.fetch_all_metadata()
+    finally:
+        await metadata.close()
+    tps = [
+        TopicPartition(topic, p)
+        for topic in sorted(by_topic)
+        for p in sorted(cluster.partitions_for_topic(topic) or ())
+    ]
+    if not tps:
+        return
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, by_topic[tp.topic]._applied.get(TP(tp.topic, tp.partition), -1) + 1)
+        while True:
+            fetched = await consumer.getmany(timeout_ms=1000)
+            for tp, records in fetched.items():
+                by_topic[tp.topic].load(tp, records)
+    finally:
+        await consumer.stop()
+
+
+def _table(
+    app: faust.App,
+    name: str,
+    topic: str,
+    partitions: int,
+    replicas: int,
+    cls: type[StateTable] = StateTable,
+) -> Any:
     changelog = app.topic(
         topic,
         partitions=partitions,
@@ -223,7 +300,7 @@ def _table(app: faust.App, name: str, topic: str, partitions: int, replicas: int
         key_serializer="raw",
         value_serializer="raw",
     )
-    table = StateTable(
+    table = cls(
         app,
         name=name,
         state_topic=topic,
@@ -305,11 +382,19 @@ MAX_CONFIG_RECORD = 1_000_000
 
 
 class ConfigStore:
-    """Connector configs and target states."""
+    """Connector configs and target states.
+
+    Writes are durable before they return: :meth:`put` and :meth:`delete` send the record to the
+    config topic, wait for Kafka's acknowledgement (``acks=all``), and apply the acknowledged
+    record to this worker's table (:meth:`StateTable.apply_acked`), so an answer given after
+    them holds after a kill -9 and reads agree with it. Nothing is changed here before Kafka has
+    the record, so a write that fails leaves the table as it was.
+    """
 
     PREFIX = b"connector-"
 
     def __init__(self, app: faust.App, settings: WorkerSettings) -> None:
+        self.app = app
         self.table = _table(
             app,
             "connect-configs",
@@ -335,11 +420,12 @@ class ConfigStore:
         self._decoded[key] = (data, state)
         return state
 
-    def put(self, state: ConnectorState) -> None:
-        """Store (create or replace) a connector; BadRequest if the topic cannot take it.
+    async def put(self, state: ConnectorState, *, timeout: float = WRITE_TIMEOUT) -> None:
+        """Store (create or replace) a connector; returns once Kafka has acknowledged it.
 
-        Checked here, before anything is stored: a record larger than the config topic takes
-        would fail in the producer after the request that made it was answered.
+        BadRequest if the config topic cannot take a record this large (checked before anything
+        is sent: the producer would refuse it); ConnectError (HTTP 500) if Kafka refuses the
+        write or does not acknowledge it within ``timeout``.
         """
         data = state.to_json()
         if len(data) > MAX_CONFIG_RECORD:
@@ -348,13 +434,30 @@ class ConfigStore:
                 f"take {len(data):,} bytes, the config topic takes records of up to "
                 f"{MAX_CONFIG_RECORD:,} bytes"
             )
-        self.table[self.PREFIX + state.name.encode()] = data
+        await self._write(state.name, data, timeout)
 
-    def delete(self, name: str) -> None:
-        """Forget a connector (its offsets stay, as in Kafka Connect)."""
+    async def delete(self, name: str, *, timeout: float = WRITE_TIMEOUT) -> None:
+        """Forget a connector (its offsets stay, as in Kafka Connect); durable as :meth:`put`."""
+        if self.PREFIX + name.encode() in self.table:
+            await self._write(name, None, timeout)
+
+    async def _write(self, name: str, data: bytes | None, timeout: float) -> None:
         key = self.PREFIX + name.encode()
-        if key in self.table:
-            del self.table[key]
+        try:
+            metadata = await asyncio.wait_for(
+                self.app.producer.send_and_wait(
+                    self.table.state_topic, key, data, partition=0, timestamp=None, headers=None
+                ),
+                timeout,
+            )
+        except (KafkaError, TimeoutError) as exc:
+            # Nothing was applied here. Only when the acknowledgement timed out may Kafka still
+            # take the record; then the changelog decides, as for any write.
+            raise ConnectError(
+                f"Failed to write connector {name} to the config topic: {exc!r}"
+            ) from exc
+        tp = TP(metadata.topic, metadata.partition)
+        self.table.apply_acked(tp, metadata.offset, key, data)
 
     def names(self) -> list[str]:
         """Every connector's name, sorted."""
@@ -438,39 +541,139 @@ class TaskStatus:
         return cls(doc["state"], doc["worker_id"], doc.get("trace") or "", doc.get("generation", 0))
 
 
+class StatusTable(StateTable):
+    """The status table: a late write from an older group generation is not applied.
+
+    Kafka Connect stamps every status with the writer's group generation. A worker that lost a
+    task in a rebalance may still be writing about it (its "stopped" lands after the new owner's
+    RUNNING); such a record, from another worker with an older generation than the stored
+    value's, is dropped. The rule holds once this worker is in the group
+    (:attr:`group_generation` set); before (while :func:`preload` reads the topic) the log's
+    order rules, and the owner's rewrite of a value it saw dropped (:meth:`take_dropped`) makes
+    the log's last record the right one for every reader.
+
+    A stored generation newer than the group's present one (as this worker knows it) is from an
+    earlier life of the group (its generations start again once it was empty and removed), or
+    this worker lags; either way the incoming record is applied.
+    """
+
+    #: This worker's group generation, once it has an assignment.
+    group_generation: int | None = None
+    #: This worker's id.
+    worker_id: str = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: Keys whose stored value (this worker's) outlived a stale record: to be written again.
+        self.dropped: set[bytes] = set()
+        super().__init__(*args, **kwargs)
+
+    def admit(self, key: bytes, value: bytes | None) -> bool:
+        """Drop a record from another worker of an older generation than the stored value's."""
+        group = self.group_generation
+        if group is None or value is None:
+            return True
+        current = self.data.get(key)
+        if current is None:
+            return True
+        new, old = _stamp(value), _stamp(current)
+        if new is None or old is None or new[0] == old[0]:
+            return True
+        if new[1] < old[1] <= group:
+            logger.info(
+                "status %s from %s (generation %d) is older than the stored one from %s "
+                "(generation %d): not applied",
+                key.decode(errors="replace"),
+                new[0],
+                new[1],
+                old[0],
+                old[1],
+            )
+            if old[0] == self.worker_id:
+                self.dropped.add(key)
+            return False
+        return True
+
+
+def _stamp(value: bytes) -> tuple[str, int] | None:
+    """``(worker_id, generation)`` of a status value, or None if it has none."""
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("generation"), int):
+        return None
+    return str(doc.get("worker_id", "")), int(doc["generation"])
+
+
 class StatusStore:
     """Connector and task statuses, written by the worker that runs them."""
 
     def __init__(self, app: faust.App, settings: WorkerSettings) -> None:
-        self.table = _table(
+        self.table: StatusTable = _table(
             app,
             "connect-status",
             settings.topic("status"),
             settings.status_storage_partitions,
             settings.status_storage_replication_factor,
+            cls=StatusTable,
         )
+        self.table.worker_id = settings.worker_id
+
+    @property
+    def group_generation(self) -> int | None:
+        """The group generation this worker writes and judges stale records by."""
+        return self.table.group_generation
+
+    @group_generation.setter
+    def group_generation(self, generation: int | None) -> None:
+        self.table.group_generation = generation
 
     @staticmethod
-    def _key(connector: str, task: int | None) -> bytes:
+    def key(connector: str, task: int | None) -> bytes:
+        """The status topic key of a connector (``task`` None) or of one of its tasks."""
         if task is None:
             return f"status-connector-{connector}".encode()
         return f"status-task-{connector}-{task}".encode()
 
     def get(self, connector: str, task: int | None = None) -> TaskStatus | None:
         """The status of a connector, or of one of its tasks."""
-        data = self.table.get(self._key(connector, task))
+        data = self.table.get(self.key(connector, task))
         return None if data is None else TaskStatus.from_json(data)
 
     def put(self, connector: str, task: int | None, status: TaskStatus) -> None:
         """Record a status (only when it changed, to keep the topic small)."""
-        key = self._key(connector, task)
+        key = self.key(connector, task)
         data = status.to_json()
         if self.table.get(key) != data:
             self.table[key] = data
 
+    def put_safe(self, connector: str, task: int | None, status: TaskStatus) -> bool:
+        """Record a status unless another worker's of a newer generation is stored (Kafka's
+        ``putSafe``, used for "stopped"); returns whether it was written."""
+        current = self.get(connector, task)
+        if (
+            current is not None
+            and current.worker_id != status.worker_id
+            and current.generation > status.generation
+        ):
+            return False
+        self.put(connector, task, status)
+        return True
+
+    def take_dropped(self) -> set[bytes]:
+        """Keys of this worker's statuses that outlived a stale record since the last call."""
+        dropped, self.table.dropped = self.table.dropped, set()
+        return dropped
+
+    def rewrite(self, key: bytes) -> None:
+        """Write this worker's stored status under ``key`` again (to be the log's last record)."""
+        data = self.table.get(key)
+        if data is not None and TaskStatus.from_json(data).worker_id == self.table.worker_id:
+            self.table[key] = data
+
     def delete(self, connector: str, task: int | None = None) -> None:
         """Forget a status."""
-        key = self._key(connector, task)
+        key = self.key(connector, task)
         if key in self.table:
             del self.table[key]
 

@@ -47,10 +47,18 @@ def is_leader(app: Worker) -> bool:
         return False
 
 
-def publish_leader(app: Worker) -> None:
-    """Called by the runtime's loop: the leader keeps its URL in the status table."""
+def publish_leader(app: Worker, generation: int) -> None:
+    """Called by the runtime's loop: the leader keeps its URL in the status table.
+
+    ``generation`` is the group generation of the assignment this worker holds (the runtime
+    calls this only while it holds one): as a status, a late write from an earlier leader never
+    replaces a newer leader's (see ``StatusTable``).
+    """
     if is_leader(app):
-        value = orjson.dumps({"url": own_url(app), "worker_id": app.connect_settings.worker_id})
+        settings = app.connect_settings
+        value = orjson.dumps(
+            {"url": own_url(app), "worker_id": settings.worker_id, "generation": generation}
+        )
         if app.statuses.table.get(LEADER_KEY) != value:
             app.statuses.table[LEADER_KEY] = value
 

@@ -217,12 +217,19 @@ async def test_a_poll_is_retried_only_within_the_retry_timeout() -> None:
 
 
 def test_the_common_keys_are_declared_once() -> None:
-    listed = {d["name"]: d for d in connector_definitions(FlakySink)}
+    listed = {
+        kind: {d["name"]: d for d in connector_definitions(plugin)}
+        for kind, plugin in (("sink", FlakySink), ("source", MemorySource))
+    }
     for name, field in ConnectorConfig.model_fields.items():
         key = field.alias or name
-        assert key in listed, key
-        required = field.is_required()
-        assert listed[key]["required"] is required, key
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        kinds = extra.get("kinds", ["source", "sink"])
+        assert isinstance(kinds, list)
+        for kind in ("source", "sink"):
+            assert (key in listed[kind]) is (kind in kinds), (key, kind)
+            if kind in kinds:
+                assert listed[kind][key]["required"] is field.is_required(), key
 
 
 def test_a_bad_common_key_fails_the_task_config_with_its_name() -> None:

@@ -47,7 +47,7 @@ from faust_connect.agents.connectors.jdbc.common import (
     value_reader,
 )
 from faust_connect.config import CommaList, Password, PluginConfig
-from faust_connect.connector import SourceConnector, SourceTask
+from faust_connect.connector import ExactlyOnceSupport, SourceConnector, SourceTask
 from faust_connect.data import Schema, Struct, struct_schema
 from faust_connect.exceptions import ConfigError, ConfigIssue, ConnectError
 from faust_connect.records import SourceRecord
@@ -107,6 +107,14 @@ class JdbcSourceConnector(SourceConnector):
             issues.append(ConfigIssue("db.timezone", f"unknown time zone {c.db_timezone!r}"))
         issues += connection_url_issues(c.connection_url)
         return issues
+
+    def exactly_once_support(self) -> ExactlyOnceSupport | None:
+        """An incrementing id resumes exactly after the stored one; bulk reads everything
+        again; a timestamp alone cannot tell rows of the same time apart (not declared)."""
+        mode = self.config.mode  # type: ignore[attr-defined]  # this connector's Config
+        if mode == "bulk":
+            return "UNSUPPORTED"
+        return "SUPPORTED" if "incrementing" in mode else None
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         """One task for a query; otherwise the tables in at most ``max_tasks`` groups."""
