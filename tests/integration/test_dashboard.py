@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -174,9 +175,10 @@ def test_validate_returns_configinfos_with_per_key_errors(worker: Worker) -> Non
     bad = {**good, "batch.size": "0", "tasks.max": "many"}
     del bad["topic"]
     status, body = rest.call("PUT", "/connector-plugins/FileStreamSource/config/validate", bad)
-    assert status == 200 and body["error_count"] == 3
+    # Kafka counts messages, and "many" for tasks.max gets two ("Not a number", non-null)
+    assert status == 200 and body["error_count"] == 4
     errors = {c["definition"]["name"]: c["value"]["errors"] for c in body["configs"]}
-    assert errors["topic"] == ["Missing required configuration with no default value."]
+    assert errors["topic"] == ['Missing required configuration "topic" which has no default value.']
     assert errors["batch.size"] and errors["tasks.max"]
     assert errors["file"] == []
 
@@ -283,7 +285,7 @@ def test_form_shows_a_fields_error_then_creates_a_running_connector(
     page.fill('[name="batch.size"]', "0")
     page.click("#save")
     error = page.locator('[data-error-for="batch.size"]')
-    expect(error).to_contain_text("greater than or equal to 1")
+    expect(error).to_contain_text("Value must be at least 1")  # Kafka's words
     expect(page.locator('.field[data-key="topic"] [data-error-for]')).to_have_text("")
     _screenshot(page, "dashboard-form-error.png")
     assert rest.call("GET", f"/connectors/{name}")[0] == 404  # nothing was saved
@@ -364,7 +366,14 @@ def test_connector_page_masks_secrets_and_shows_offsets(
     expect(page.locator('[name="batch.size"]')).to_have_value("2000")
     expect(page.locator('[name="name"]')).not_to_be_editable()
     page.fill('[name="batch.size"]', "5")
-    page.click("#save")
+    page.click("#save")  # the diff first; nothing is written before Apply
+    change = page.locator('#diff-table tr[data-key="batch.size"]')
+    expect(change.locator("td.before")).to_contain_text("not set")
+    expect(change.locator("td.after")).to_have_text("5")
+    expect(page.locator("#diff-table tbody tr")).to_have_count(1)  # masked values unchanged
+    _screenshot(page, "dashboard-config-diff.png")
+    assert "batch.size" not in _stored_config(worker, name)
+    page.click("#apply")
     page.wait_for_url(f"**/ui/connectors/{name}")
     wait_until(
         lambda: _stored_config(worker, name) == {**config, "name": name, "batch.size": "5"},
@@ -438,7 +447,11 @@ def test_authentication_refuses_requests_without_credentials(
         ("POST", "/connectors", {"name": "sneaky", "config": config}),
         ("PUT", "/connector-plugins/CountingSource/config/validate", config),
         ("GET", "/ui", None),
+        ("GET", "/ui/api/history", None),
         ("GET", "/metrics", None),
+        ("GET", "/faust-connect/connectors/ok/dlq", None),
+        ("POST", "/faust-connect/connectors/ok/dlq/replay", {"offsets": [0]}),
+        ("POST", "/faust-connect/connectors/ok/dlq/discard", {"offsets": [0]}),
     ]:
         for auth in (None, "Basic " + base64.b64encode(b"admin:wrong").decode(), "Bearer x"):
             assert _call(secured, method, path, body, auth) == (401, refused), (method, path)
@@ -449,6 +462,14 @@ def test_authentication_refuses_requests_without_credentials(
     assert _call(secured, "GET", "/connectors", auth=bearer) == (200, ["ok"])
     assert _call(secured, "GET", "/metrics", auth=bearer)[0] == 200
     assert _get(secured.url + "/ui", {"Authorization": basic})[0] == 200
+    assert _call(secured, "GET", "/faust-connect/connectors/ok/dlq", auth=bearer) == (
+        404,
+        {
+            "error_code": 404,
+            "message": "Connector ok has no dead letter queue: set "
+            "errors.deadletterqueue.topic.name (with errors.tolerance=all) to have one.",
+        },
+    )
 
     # a signed-in browser: the dashboard's own writes (same origin) go through
     page.set_extra_http_headers({"Authorization": basic})
@@ -527,3 +548,249 @@ def test_any_worker_shows_metrics_of_tasks_on_other_workers_and_survives_one_dow
     expect(page.locator("#connectors")).to_contain_text("RUNNING")
     expect(page.locator("#workers")).to_contain_text(f"{down} unreachable")
     _screenshot(page, "dashboard-worker-down.png")
+
+    # the workers view: which worker runs which task, and the moves when the group rebalances
+    up = w1.url.removeprefix("http://")
+    card = page.locator(f'.worker[data-worker="{up}"]')
+    expect(card.locator("li[data-task]").first).to_be_visible()
+    moved = {f"stamps/{t['id']}" for t in stale}
+    wait_until(
+        lambda: {f"{m['connector']}/{m['task']}" for m in _overview(w1)["moves"]} >= moved,
+        timeout=90,
+        what="the dead worker's tasks moved to the live one",
+    )
+    latest: dict[str, tuple[str, str]] = {}
+    for move in reversed(_overview(w1)["moves"]):  # newest first: keep the last of each task
+        latest[f"{move['connector']}/{move['task']}"] = (move["from"], move["to"])
+    assert {latest[task] for task in moved} == {(down, up)}
+    expect(card.locator("li[data-task]")).to_have_count(tasks)
+    for task in moved:
+        expect(page.locator(f'#moves li.move[data-task="{task}"]').first).to_contain_text(
+            f"moved from {down} to {up}"
+        )
+    _screenshot(page, "dashboard-workers-after-rebalance.png")
+
+
+# -- pictures: charts, sparklines, the flow view -----------------------------------------------
+
+
+def _points(page: Page, selector: str) -> int:
+    found = page.locator(selector)
+    if found.count() == 0:
+        return 0
+    return int(found.first.get_attribute("data-points") or 0)
+
+
+def test_charts_and_sparklines_update_and_a_paused_task_has_no_rate(
+    worker: Worker, page: Page
+) -> None:
+    rest = worker.rest
+    name, topic = f"charted-{_uid()}", f"charted-{_uid()}"
+    rest.create(
+        name, {"connector.class": "StampSource", "topic": topic, "interval.ms": "20", **STRINGS}
+    )
+    wait_until(lambda: rest.state(name) == ("RUNNING", ["RUNNING"]), what="running")
+    page.goto(f"{worker.url}/ui/connectors/{name}")
+    rates = 'figure.chart[data-chart="connector records/s"]'
+    first = wait_until(lambda: _points(page, rates) >= 2, timeout=30, what="two measured rates")
+    assert first
+    seen = _points(page, rates)
+    wait_until(lambda: _points(page, rates) > seen, timeout=30, what="the chart to grow")
+    assert page.locator('.chart-row[data-unit="task-0"] figure.chart').count() == 2  # rate, age
+    rate = page.locator('#tasks tr.task[data-task="0"] td.rate .value')
+    wait_until(lambda: float(rate.inner_text()) > 0, what="a measured rate above 0")
+    _screenshot(page, "dashboard-charts.png")
+
+    page.goto(worker.url + "/ui")
+    row = page.locator(f'tr.connector[data-connector="{name}"]')
+    expect(row.locator("svg.sparkline")).to_be_visible()
+    expect(page.locator(f'tr.task[data-connector="{name}"] svg.sparkline')).to_be_visible()
+    row.locator('button[data-action="pause"]').click()
+    wait_until(lambda: rest.state(name) == ("PAUSED", ["PAUSED"]), what="paused")
+    task = page.locator(f'tr.task[data-connector="{name}"]')
+    expect(task.locator("td.rate .value")).to_have_text("—")  # not 0: no rate while paused
+    expect(row.locator("td.rate .value")).to_have_text("—")
+    expect(task.locator("svg.sparkline")).to_have_count(0)
+    body = _overview(worker)
+    paused = next(c for c in body["connectors"] if c["name"] == name)
+    assert paused["rate"] is None and paused["tasks"][0]["metrics"]["rate"] is None
+    assert rest.call("DELETE", f"/connectors/{name}")[0] == 204
+
+
+def test_flow_view_shows_sources_topics_and_sinks_with_rates_and_marks_failures(
+    worker: Worker, broker: Broker, page: Page, tmp_path: Path
+) -> None:
+    rest = worker.rest
+    source, sink, broken = f"flow-src-{_uid()}", f"flow-sink-{_uid()}", f"flow-bad-{_uid()}"
+    topic, other = f"flow-{_uid()}", f"flow-boom-{_uid()}"
+    rest.create(
+        source, {"connector.class": "StampSource", "topic": topic, "interval.ms": "20", **STRINGS}
+    )
+    rest.create(
+        sink,
+        {
+            "connector.class": "FileStreamSink",
+            "topics": topic,
+            "file": str(tmp_path / "flow.txt"),
+            **STRINGS,
+        },
+    )
+    rest.create(broken, {"connector.class": "ExplodingSink", "topics": other, **STRINGS})
+    _produce(broker, other, [b"boom"])
+    wait_until(lambda: rest.state(broken)[1] == ["FAILED"], what="the exploding sink to fail")
+    page.goto(worker.url + "/ui")
+    svg = page.locator("#flow-svg")
+    expect(svg.locator(f'g.node.source[data-connector="{source}"]')).to_be_visible()
+    expect(svg.locator(f'g.node.topic[data-topic="{topic}"]')).to_be_visible()
+    expect(svg.locator(f'g.node.sink[data-connector="{sink}"]')).to_be_visible()
+    expect(svg.locator(f'g.node.sink.failed[data-connector="{broken}"]')).to_be_visible()
+    expect(svg.locator(f'g.edge.failed[data-from="{other}"][data-to="{broken}"]')).to_have_count(1)
+    out_edge = svg.locator(f'g.edge[data-from="{source}"][data-to="{topic}"] text')
+    in_edge = svg.locator(f'g.edge[data-from="{topic}"][data-to="{sink}"] text')
+    expect(out_edge).to_have_text(re.compile(r"^[1-9][\d.]*k?/s$"))  # measured, above 0
+    expect(in_edge).to_have_text(re.compile(r"^[1-9][\d.]*k?/s$"))
+    title = svg.locator(f'g.node.source[data-connector="{source}"] title')
+    assert source in (title.text_content() or "")
+    _screenshot(page, "dashboard-flow.png")
+    for name in (source, sink, broken):
+        assert rest.call("DELETE", f"/connectors/{name}")[0] == 204
+
+
+# -- the dead letter queue in the browser ------------------------------------------------------
+
+
+def test_dlq_browse_replay_after_a_fix_and_discard(
+    worker: Worker, broker: Broker, page: Page, tmp_path: Path
+) -> None:
+    rest = worker.rest
+    name, topic, dlq, out = f"dlq-ui-{_uid()}", f"dlq-in-{_uid()}", f"dlq-{_uid()}", tmp_path / "o"
+    json_values = {
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter.schemas.enable": "false",
+    }
+    rest.create(
+        name,
+        {
+            "connector.class": "RecordingSink",
+            "topics": topic,
+            "file": str(out),
+            "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": dlq,
+            "errors.deadletterqueue.topic.replication.factor": "1",
+            "errors.deadletterqueue.context.headers.enable": "true",
+            "key.converter": STRINGS["key.converter"],
+            **json_values,
+        },
+    )
+    _produce(broker, topic, [b'{"ok": 1}', b"plain text one", b"plain text two"])
+    page.goto(f"{worker.url}/ui/connectors/{name}")
+    records = page.locator("#dlq-records tr.dlq-record")
+    expect(records).to_have_count(2, timeout=60_000)
+    first = page.locator('#dlq-records tr.dlq-record[data-record="0/0"]')
+    expect(first).to_contain_text("VALUE_CONVERTER")
+    expect(first).to_contain_text("plain text one")
+    expect(first).to_contain_text(f"{topic} 0/1")
+    assert "JsonConverter" in (first.locator("span.exception").get_attribute("title") or "")
+    _screenshot(page, "dashboard-dlq.png")
+
+    # fix the cause (the records are plain text), then send the first one back
+    fix = {"value.converter": STRINGS["value.converter"], "value.converter.schemas.enable": None}
+    status, body = rest.call("PATCH", f"/connectors/{name}/config", fix)
+    assert status == 200, body
+    converter = page.locator('#config tr:has(th:text-is("value.converter")) td')
+    expect(converter).to_have_text(STRINGS["value.converter"])  # refreshed without a reload
+    first.locator("input[type=checkbox]").check()
+    expect(page.locator("#dlq-count")).to_have_text("1 selected")
+    page.click("#dlq-replay")
+    expect(page.locator("#dlq-message")).to_have_text("Replayed 1 record(s).")
+    wait_until(
+        lambda: out.exists() and b'"plain text one"' in out.read_bytes(),
+        timeout=60,
+        what="the replayed record taken by the fixed sink",
+    )
+    expect(first.locator(".badge")).to_have_text(f"replayed to {topic}")
+    _screenshot(page, "dashboard-dlq-replayed.png")
+
+    second = page.locator('#dlq-records tr.dlq-record[data-record="0/1"]')
+    second.locator("input[type=checkbox]").check()
+    page.click("#dlq-discard")
+    expect(page.locator("#confirm")).to_be_visible()
+    page.click("#confirm-ok")
+    expect(page.locator("#dlq-message")).to_have_text("Discarded 1 record(s).")
+    expect(second).to_have_count(0)
+    expect(records).to_have_count(1)
+    assert rest.call("DELETE", f"/connectors/{name}")[0] == 204
+
+
+# -- actions that fit the state ------------------------------------------------------------------
+
+
+def _actions(row: Any) -> list[str]:
+    return [b.get_attribute("data-action") for b in row.locator("button[data-action]").all()]
+
+
+def test_buttons_fit_the_state_and_dangerous_actions_ask_first(
+    worker: Worker, page: Page, tmp_path: Path
+) -> None:
+    rest = worker.rest
+    name = f"a-connector-with-a-rather-long-name-{'x' * 60}-{_uid()}"
+    source = tmp_path / "in.txt"
+    source.write_text("a\nb\nc\n")
+    rest.create(
+        name,
+        {"connector.class": FILE_SOURCE, "file": str(source), "topic": f"st-{_uid()}", **STRINGS},
+    )
+    wait_until(lambda: rest.state(name) == ("RUNNING", ["RUNNING"]), what="running")
+    wait_until(lambda: rest.get(f"/connectors/{name}/offsets")["offsets"], what="an offset")
+    page.goto(worker.url + "/ui")
+    row = page.locator(f'tr.connector[data-connector="{name}"]')
+    expect(row.locator("td.state")).to_have_text("RUNNING")
+    assert _actions(row) == ["pause", "stop", "restart", "delete"]  # no Resume while running
+    link = row.locator("a.name")
+    assert link.get_attribute("title") == name  # the whole name on hover
+    assert link.evaluate("e => e.scrollWidth > e.clientWidth")  # cut on screen
+
+    row.locator('button[data-action="pause"]').click()
+    expect(row.locator("td.state")).to_have_text("PAUSED")
+    wait_until(lambda: _actions(row) == ["resume", "stop", "restart", "delete"], what="Resume")
+
+    page.goto(f"{worker.url}/ui/connectors/{name}")
+    expect(page.locator("#offsets-rule")).to_contain_text("STOPPED")
+    expect(page.locator("#offsets-alter")).to_be_disabled()
+    expect(page.locator("#offsets-reset")).to_be_disabled()
+    page.click('#actions button[data-action="stop"]')
+    wait_until(lambda: rest.state(name)[0] == "STOPPED", what="stopped")
+    expect(page.locator("#connector-state")).to_have_text("STOPPED")
+    expect(page.locator("#actions button[data-action]")).to_have_count(2)  # Resume, Delete
+    expect(page.locator("#offsets-alter")).to_be_enabled()
+    _screenshot(page, "dashboard-offsets-editor.png")
+
+    # alter: the editor holds the current offsets as JSON
+    editor = page.locator("#offsets-json")
+    expect(editor).to_have_value(re.compile('"position": 6'))
+    editor.fill(editor.input_value().replace('"position": 6', '"position": 2'))
+    page.click("#offsets-alter")
+    page.click("#confirm-ok")
+    expect(page.locator("#offsets-message")).to_contain_text("altered successfully")
+    assert rest.get(f"/connectors/{name}/offsets")["offsets"] == [
+        {"partition": {"filename": str(source)}, "offset": {"position": 2}}
+    ]
+    # reset asks first: Cancel leaves the offsets alone
+    page.click("#offsets-reset")
+    expect(page.locator("#confirm-text")).to_contain_text("Reset every offset")
+    page.click("#confirm-cancel")
+    assert rest.get(f"/connectors/{name}/offsets")["offsets"] != []
+    page.click("#offsets-reset")
+    page.click("#confirm-ok")
+    expect(page.locator("#offsets-message")).to_contain_text("reset successfully")
+    assert rest.get(f"/connectors/{name}/offsets")["offsets"] == []
+
+    # delete asks first too
+    page.click('#actions button[data-action="delete"]')
+    expect(page.locator("#confirm-text")).to_contain_text(f"Delete connector {name}?")
+    page.click("#confirm-cancel")
+    assert rest.call("GET", f"/connectors/{name}")[0] == 200
+    page.click('#actions button[data-action="delete"]')
+    page.click("#confirm-ok")
+    page.wait_for_url(f"{worker.url}/ui")
+    wait_until(lambda: rest.call("GET", f"/connectors/{name}")[0] == 404, what="deleted")

@@ -1,34 +1,49 @@
-"""The worker's HTML dashboard at ``/ui``: connectors, tasks, metrics, and a config form.
+"""The worker's HTML dashboard at ``/ui``: connectors, tasks, charts, flow, workers, DLQ, forms.
 
-Pages are rendered on the server (they read fine without JavaScript); ``ui/dashboard.js``
-refreshes them from the JSON endpoints below without reloading, and its buttons and form call
-Kafka Connect's REST API (pause, resume, restart, validate, create, patch), so the dashboard can
-do nothing the API cannot.
+Pages are rendered on the server (:mod:`~faust_connect.app.web.pages`; they read fine without
+JavaScript); ``ui/dashboard.js`` refreshes them from the JSON endpoints below without
+reloading, draws the charts (inline SVG, no outside library), and its buttons and forms call Kafka Connect's REST API (pause, resume,
+stop, restart, delete, offsets, validate, create, patch) and the dead letter queue extension
+(:mod:`faust_connect.app.web.dlq`), so the dashboard can do nothing the APIs cannot.
 
 Any worker shows the whole cluster: statuses come from the shared status table, and the counters
-of tasks running on other workers are fetched from those workers' ``/metrics.json`` (their
+of tasks running on other workers are fetched from those workers' ``/metrics.json``, their
+recent history (:mod:`faust_connect.app.web.history`) from their ``/ui/api/history`` (their
 ``worker_id`` is ``host:port``); a worker that does not answer is marked unreachable and its
 tasks are shown without metrics. Config values of PASSWORD keys and ``${provider:...}``
 references are masked (:func:`~faust_connect.app.plugins.mask_config`).
 
-JSON endpoints: ``GET /ui/api/overview`` (every connector with its tasks and their metrics) and
-``GET /ui/api/connectors/{name}`` (one connector with its masked config and offsets).
+JSON endpoints: ``GET /ui/api/overview`` (every connector with its tasks, their metrics and
+recent rates, the topics each uses, and the task moves seen), ``GET /ui/api/connectors/{name}``
+(one connector with its masked config, offsets and ten minutes of history) and
+``GET /ui/api/history?window=`` (this worker's own tasks' samples).
+
+A rate is None (shown "—") until it has been measured, and while its task is not RUNNING.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
-import json
-import time
+from collections.abc import Iterable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
 
 from faust_connect.app.plugins import mask_config
+from faust_connect.app.web import dlq
+from faust_connect.app.web.history import History, merge_series
+from faust_connect.app.web.pages import (
+    ACTIONS_BY_STATE,
+    detail_page,
+    escape,
+    form_page,
+    overview_page,
+    page,
+)
 from faust_connect.exceptions import ConnectError, NotFound
 
 if TYPE_CHECKING:
@@ -43,38 +58,73 @@ if TYPE_CHECKING:
             """The connectors' lifecycle."""
 
 
-__all__ = ["PEER_TIMEOUT", "blueprint", "cluster_overview", "connector_detail"]
+__all__ = [
+    "HISTORY",
+    "OVERVIEW_WINDOW",
+    "PEER_TIMEOUT",
+    "blueprint",
+    "cluster_overview",
+    "connector_detail",
+]
 
 #: Seconds to wait for another worker's ``/metrics.json``.
 PEER_TIMEOUT = 1.5
-#: Rates are computed over at least this many seconds.
-RATE_WINDOW = 1.0
-
-blueprint = faust.web.Blueprint("dashboard")
+#: Seconds of history the overview's sparklines show (the connector page shows all).
+OVERVIEW_WINDOW = 180.0
+#: Where a worker's :class:`~faust_connect.app.web.history.History` is kept (aiohttp app).
+HISTORY = web.AppKey("faust_connect.history", History)
 
 _STATIC = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
-_samples: dict[tuple[str, str, int], tuple[float, int, float]] = {}
+
+
+class _Blueprint(faust.web.Blueprint):
+    """The dashboard's routes, plus the DLQ extension's, and the history sampler's lifecycle."""
+
+    def register(self, app: Any, *, url_prefix: str | None = None) -> None:
+        super().register(app, url_prefix=url_prefix)
+        dlq.blueprint.register(app)
+
+    def on_webserver_init(self, web: Any) -> None:
+        app = web.app
+        web_app: web.Application = web.web_app
+        history = History(app.runtime.task_metrics, lambda: _task_states(app))
+        queues = dlq.DeadLetterQueues(app)
+        web_app[HISTORY] = history
+        web_app[dlq.QUEUES] = queues
+
+        async def start(_: web.Application) -> None:
+            history.start()
+
+        async def stop(_: web.Application) -> None:
+            await history.stop()
+            await queues.close()
+
+        web_app.on_startup.append(start)
+        web_app.on_cleanup.append(stop)
+
+
+blueprint = _Blueprint("dashboard")
+
+
+def _task_states(app: App) -> dict[tuple[str, int], tuple[str, str]]:
+    herder = app.connectors
+    found = {}
+    for name in herder.names():
+        try:
+            status = herder.status(name)
+        except NotFound:  # deleted meanwhile
+            continue
+        for t in status["tasks"]:
+            found[(name, int(t["id"]))] = (str(t["state"]), str(t.get("worker_id", "")))
+    return found
+
+
+def _history(app: App) -> History:
+    found: History = app.web.web_app[HISTORY]  # type: ignore[attr-defined]  # aiohttp driver
+    return found
 
 
 # -- data -----------------------------------------------------------------------------------
-
-
-def _throughput(worker: str, metrics: dict[str, Any]) -> float:
-    """Records/s of a task from successive counter samples (per worker process)."""
-    total = int(
-        metrics.get("produced", 0) if metrics.get("kind") == "source" else metrics.get("put", 0)
-    )
-    key = (worker, str(metrics["connector"]), int(metrics["task"]))
-    now = time.monotonic()
-    seen = _samples.get(key)
-    if seen is None or total < seen[1]:
-        _samples[key] = (now, total, 0.0)
-        return 0.0
-    at, before, rate = seen
-    if now - at >= RATE_WINDOW:
-        rate = (total - before) / (now - at)
-        _samples[key] = (now, total, rate)
-    return round(rate, 1)
 
 
 async def _peer_metrics(
@@ -91,39 +141,129 @@ async def _peer_metrics(
         return worker_id, None, f"unreachable ({type(exc).__name__})"
 
 
-async def _all_metrics(
-    app: App, worker_ids: set[str], authorization: str | None
-) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, str]]:
-    """Task metrics by (connector, task) from this worker and every other worker named."""
+async def _peer_history(
+    session: aiohttp.ClientSession, worker_id: str, authorization: str | None, window: float
+) -> list[dict[str, Any]]:
+    headers = {"Authorization": authorization} if authorization else {}
+    url = f"http://{worker_id}/ui/api/history?window={window:g}"
+    try:
+        async with session.get(url, headers=headers) as response:
+            if response.status != 200:
+                return []
+            body = await response.json()
+            return list(body.get("tasks", []))
+    except (aiohttp.ClientError, TimeoutError, ValueError, OSError):
+        return []  # the metrics fetch already reports the worker as unreachable
+
+
+Metrics = dict[tuple[str, int], dict[str, Any]]
+Series = dict[tuple[str, int], list[dict[str, Any]]]
+
+
+async def _gather(
+    app: App, worker_ids: set[str], authorization: str | None, window: float
+) -> tuple[Metrics, dict[str, str], Series]:
+    """Task metrics and history by (connector, task) from this worker and every one named."""
     own = app.connect_settings.worker_id
-    found: dict[tuple[str, int], dict[str, Any]] = {}
+    found: Metrics = {}
+    series: Series = {}
     workers: dict[str, str] = {own: "ok"}
     for m in app.runtime.task_metrics():
         found[(m["connector"], int(m["task"]))] = {**m, "worker_id": own}
+    for s in _history(app).series(window):
+        series.setdefault((s["connector"], int(s["task"])), []).append(s)
     others = sorted(w for w in worker_ids if w and w != own)
     if others:
         timeout = aiohttp.ClientTimeout(total=PEER_TIMEOUT)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            answers = await asyncio.gather(
-                *(_peer_metrics(session, w, authorization) for w in others)
+            answers, histories = await asyncio.gather(
+                asyncio.gather(*(_peer_metrics(session, w, authorization) for w in others)),
+                asyncio.gather(*(_peer_history(session, w, authorization, window) for w in others)),
             )
         for worker_id, tasks, problem in answers:
             workers[worker_id] = problem or "ok"
             for m in tasks or ():
                 found.setdefault((m["connector"], int(m["task"])), {**m, "worker_id": worker_id})
-    return found, workers
+        for parts in histories:
+            for s in parts:
+                series.setdefault((s["connector"], int(s["task"])), []).append(s)
+    return found, workers, series
+
+
+def _latest(values: list[Any]) -> Any:
+    return values[-1] if values else None
 
 
 def _task_row(
-    task: dict[str, Any], metrics: dict[str, Any] | None, workers: dict[str, str]
+    task: dict[str, Any],
+    metrics: dict[str, Any] | None,
+    workers: dict[str, str],
+    parts: list[dict[str, Any]],
 ) -> dict[str, Any]:
     row = dict(task)
     row["worker_status"] = workers.get(task.get("worker_id", ""), "ok")
+    history = merge_series(parts)
+    row["history"] = history
     if metrics is not None:
-        row["metrics"] = {**metrics, "rate": _throughput(metrics["worker_id"], metrics)}
+        running = task.get("state") == "RUNNING"
+        rates = {
+            "rate": _latest(history["out"]) if running else None,
+            "rate_in": _latest(history["in"]) if running else None,
+        }
+        row["metrics"] = {**metrics, **rates}
     else:
         row["metrics"] = None
     return row
+
+
+def _sum(tasks: list[dict[str, Any]], field: str) -> float | None:
+    """The tasks' latest rates added up; None if none is measured."""
+    rates = [t["metrics"][field] for t in tasks if t["metrics"] and t["metrics"][field] is not None]
+    return round(sum(rates), 1) if rates else None
+
+
+def _worker_ids(statuses: Iterable[dict[str, Any]], extra: Iterable[str]) -> set[str]:
+    ids = {t.get("worker_id", "") for s in statuses for t in s["tasks"]}
+    ids |= {s["connector"].get("worker_id", "") for s in statuses}
+    return ids | set(extra)
+
+
+def _topics(app: App, status: dict[str, Any], config: dict[str, str]) -> dict[str, Any]:
+    """The topics a connector reads or writes (tracked ones, else its config), and its DLQ."""
+    tracked: list[str] = []
+    if app.connect_settings.topic_tracking_enable:
+        tracked = app.statuses.topics(status["name"])
+    named = [t.strip() for t in config.get("topics", config.get("topic", "")).split(",")]
+    topics = sorted({*tracked, *(t for t in named if t)})
+    if not topics and config.get("topics.regex"):
+        topics = [f"/{config['topics.regex']}/"]
+    return {
+        "topics": topics,
+        "dlq_topic": config.get("errors.deadletterqueue.topic.name") or None,
+    }
+
+
+def _connector_row(
+    app: App, status: dict[str, Any], tasks: list[dict[str, Any]], window: float
+) -> dict[str, Any]:
+    try:
+        config = app.connectors.config(status["name"])
+    except NotFound:
+        config = {}
+    parts = [{**t["history"]} for t in tasks if t["history"]["t"]]
+    history = merge_series(parts)
+    state = status["connector"]["state"]
+    return {
+        **status,
+        "tasks": tasks,
+        **_topics(app, status, config),
+        "history": history,
+        "rate": _sum(tasks, "rate") if state == "RUNNING" else None,
+        "rate_in": _sum(tasks, "rate_in") if state == "RUNNING" else None,
+        "failed": state == "FAILED" or any(t["state"] == "FAILED" for t in tasks),
+        "actions": list(ACTIONS_BY_STATE.get(state, ("delete",))),
+        "window": window,
+    }
 
 
 async def cluster_overview(app: App, authorization: str | None = None) -> dict[str, Any]:
@@ -135,41 +275,58 @@ async def cluster_overview(app: App, authorization: str | None = None) -> dict[s
             statuses.append(herder.status(name))
         except NotFound:  # deleted meanwhile
             continue
-    worker_ids = {t.get("worker_id", "") for s in statuses for t in s["tasks"]}
-    metrics, workers = await _all_metrics(app, worker_ids, authorization)
+    moves = list(_history(app).moves)
+    extra = {m["from"] for m in moves}
+    window = OVERVIEW_WINDOW
+    metrics, workers, series = await _gather(
+        app, _worker_ids(statuses, extra), authorization, window
+    )
     connectors = []
     for status in statuses:
         tasks = [
-            _task_row(t, metrics.get((status["name"], int(t["id"]))), workers)
+            _task_row(
+                t,
+                metrics.get((status["name"], int(t["id"]))),
+                workers,
+                series.get((status["name"], int(t["id"])), []),
+            )
             for t in status["tasks"]
         ]
-        connectors.append({**status, "tasks": tasks})
-    live = {(m["worker_id"], str(m["connector"]), int(m["task"])) for m in metrics.values()}
-    for key in [key for key in _samples if key not in live]:  # tasks gone or moved
-        del _samples[key]
+        connectors.append(_connector_row(app, status, tasks, window))
     return {
         "worker_id": app.connect_settings.worker_id,
         "workers": workers,
         "connectors": connectors,
+        "moves": moves[::-1],
+        "interval": _history(app).interval,
     }
 
 
 async def connector_detail(app: App, name: str, authorization: str | None = None) -> dict[str, Any]:
-    """One connector: masked config, status, tasks with metrics, offsets."""
+    """One connector: masked config, status, tasks with metrics and history, offsets."""
     herder = app.connectors
     info = herder.info(name)
     status = herder.status(name)
-    worker_ids = {t.get("worker_id", "") for t in status["tasks"]}
-    metrics, workers = await _all_metrics(app, worker_ids, authorization)
-    tasks = [_task_row(t, metrics.get((name, int(t["id"]))), workers) for t in status["tasks"]]
+    history = _history(app)
+    extra = {m["from"] for m in history.moves}
+    metrics, workers, series = await _gather(
+        app, _worker_ids([status], extra), authorization, history.window
+    )
+    tasks = [
+        _task_row(
+            t, metrics.get((name, int(t["id"]))), workers, series.get((name, int(t["id"])), [])
+        )
+        for t in status["tasks"]
+    ]
+    row = _connector_row(app, status, tasks, history.window)
     return {
+        **row,
         "name": name,
         "type": info["type"],
         "config": mask_config(info["config"]),
-        "connector": status["connector"],
-        "tasks": tasks,
         "offsets": await _offsets(app, name),
         "workers": workers,
+        "interval": history.interval,
     }
 
 
@@ -180,177 +337,6 @@ async def _offsets(app: App, name: str) -> list[dict[str, Any]]:
     except (TimeoutError, OSError, ConnectError) as exc:
         return [{"partition": "unavailable", "offset": f"{type(exc).__name__}: {exc}"}]
     return list(found["offsets"])
-
-
-# -- HTML -----------------------------------------------------------------------------------
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
-
-
-def _page(title: str, body: str, script: str = "") -> str:
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)} · faust-connect</title>
-<link rel="stylesheet" href="/ui/static/dashboard.css"><link rel="icon" href="data:,">
-</head><body>
-<header><a href="/ui" class="brand">faust-connect</a>
-<nav><a href="/ui">Connectors</a> <a href="/ui/new" id="new-connector">New connector</a>
-<a href="/metrics">Metrics</a></nav></header>
-<main>{body}</main>
-<script src="/ui/static/dashboard.js"></script>
-<script>{script}</script>
-</body></html>"""
-
-
-def _num(value: Any) -> str:
-    return "-" if value is None else _e(value)
-
-
-def _task_cells(task: dict[str, Any]) -> str:
-    m = task.get("metrics")
-    trace = task.get("trace")
-    worker = _e(task.get("worker_id"))
-    if task.get("worker_status", "ok") != "ok":
-        worker += f' <span class="warn">{_e(task["worker_status"])}</span>'
-    cells = [
-        f'<td class="state state-{_e(task["state"])}">{_e(task["state"])}</td>',
-        f"<td>{worker}</td>",
-    ]
-    if m is None:
-        cells.append('<td colspan="5" class="muted">no metrics</td>')
-    else:
-        done = m.get("produced") if m.get("kind") == "source" else m.get("put")
-        cells += [
-            f"<td>{_num(m.get('rate'))}</td>",
-            f"<td>{_num(done)}</td>",
-            f"<td>{_num(m.get('lag'))}</td>",
-            f"<td>{_num(m.get('errors'))}</td>",
-            f"<td>{_num(m.get('dead_lettered'))}</td>",
-        ]
-    cells.append(
-        f'<td class="trace-cell">{"<details><summary>trace</summary><pre class=trace>" + _e(trace) + "</pre></details>" if trace else ""}</td>'
-    )
-    return "".join(cells)
-
-
-_TASK_HEAD = (
-    "<th>State</th><th>Worker</th><th>Records/s</th><th>Records</th><th>Lag</th>"
-    "<th>Errors</th><th>DLQ</th><th>Trace</th>"
-)
-
-
-def _buttons(name: str) -> str:
-    n = _e(name)
-    return (
-        f'<button data-action="pause" data-connector="{n}">Pause</button> '
-        f'<button data-action="resume" data-connector="{n}">Resume</button> '
-        f'<button data-action="restart" data-connector="{n}">Restart</button>'
-    )
-
-
-def render_overview(data: dict[str, Any]) -> str:
-    """The connectors table (also re-rendered by the page's script)."""
-    rows = []
-    for c in data["connectors"]:
-        name = _e(c["name"])
-        conn = c["connector"]
-        rows.append(
-            f'<tr class="connector" data-connector="{name}">'
-            f'<td><a href="/ui/connectors/{name}">{name}</a> <span class="muted">{_e(c["type"])}</span></td>'
-            f'<td class="state state-{_e(conn["state"])}">{_e(conn["state"])}</td>'
-            f"<td>{_e(conn.get('worker_id'))}</td>"
-            f'<td colspan="6">{_buttons(c["name"])}</td></tr>'
-        )
-        if conn.get("trace"):
-            rows.append(
-                f'<tr class="connector-trace"><td></td><td colspan="8"><pre class="trace">{_e(conn["trace"])}</pre></td></tr>'
-            )
-        for t in c["tasks"]:
-            rows.append(
-                f'<tr class="task" data-connector="{name}" data-task="{_e(t["id"])}">'
-                f'<td class="task-id">task {_e(t["id"])}</td>{_task_cells(t)}</tr>'
-            )
-    if not rows:
-        rows.append('<tr><td colspan="9" class="muted">No connectors yet.</td></tr>')
-    return "".join(rows)
-
-
-def render_workers(workers: dict[str, str]) -> str:
-    """The workers this page knows of, with how their metrics were fetched."""
-    return "Workers: " + ", ".join(
-        f'<code>{_e(w)}</code> <span class="{"muted" if state == "ok" else "warn"}">{_e(state)}</span>'
-        for w, state in sorted(workers.items())
-    )
-
-
-def _overview_page(data: dict[str, Any]) -> str:
-    body = f"""<h1>Connectors</h1>
-<p class="muted">Worker <code>{_e(data["worker_id"])}</code>.
-<span id="refreshed"></span></p>
-<p id="workers">{render_workers(data["workers"])}</p>
-<p id="message" role="status"></p>
-<table id="connectors"><thead><tr><th>Connector / task</th>{_TASK_HEAD}</tr></thead>
-<tbody>{render_overview(data)}</tbody></table>"""
-    return _page("Connectors", body, "FC.overview();")
-
-
-def _detail_page(data: dict[str, Any]) -> str:
-    name = _e(data["name"])
-    config_rows = "".join(
-        f"<tr><th>{_e(k)}</th><td><code>{_e(v)}</code></td></tr>"
-        for k, v in sorted(data["config"].items())
-    )
-    offsets = (
-        "".join(
-            f"<tr><td><code>{_e(_compact(o['partition']))}</code></td><td><code>{_e(_compact(o['offset']))}</code></td></tr>"
-            for o in data["offsets"]
-        )
-        or '<tr><td colspan="2" class="muted">none</td></tr>'
-    )
-    conn = data["connector"]
-    tasks = "".join(
-        f'<tr class="task" data-task="{_e(t["id"])}"><td>task {_e(t["id"])}</td>{_task_cells(t)}</tr>'
-        for t in data["tasks"]
-    )
-    trace = f'<pre class="trace">{_e(conn["trace"])}</pre>' if conn.get("trace") else ""
-    body = f"""<h1>{name} <span class="muted">{_e(data["type"])}</span></h1>
-<p>State: <span id="connector-state" class="state state-{_e(conn["state"])}">{_e(conn["state"])}</span>
-on <code>{_e(conn.get("worker_id"))}</code> {_buttons(data["name"])}
-<a class="button" href="/ui/connectors/{name}/edit">Edit</a></p>
-<p id="message" role="status"></p>{trace}
-<h2>Tasks</h2>
-<table id="tasks"><thead><tr><th>Task</th>{_TASK_HEAD}</tr></thead><tbody>{tasks}</tbody></table>
-<h2>Config</h2><table id="config" class="kv"><tbody>{config_rows}</tbody></table>
-<h2>Offsets</h2><table id="offsets"><thead><tr><th>Partition</th><th>Offset</th></tr></thead>
-<tbody>{offsets}</tbody></table>"""
-    return _page(data["name"], body, f"FC.detail({_js(data['name'])});")
-
-
-def _js(value: str) -> str:
-    return json.dumps(value).replace("<", "\\u003c")
-
-
-def _compact(value: Any) -> str:
-    """JSON as the page script writes it (``JSON.stringify``)."""
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _form_page(name: str | None, plugin: str | None) -> str:
-    title = f"Edit {name}" if name else "New connector"
-    body = f"""<h1>{_e(title)}</h1>
-<form id="connector-form" novalidate>
-<p><label>Plugin <select id="plugin" name="connector.class" {"disabled" if name else ""}></select></label></p>
-<div id="form-errors" class="error" role="alert"></div>
-<div id="fields"></div>
-<p><button type="button" id="validate">Validate</button>
-<button type="submit" id="save">{"Save" if name else "Create"}</button></p>
-<p id="message" role="status"></p>
-</form>"""
-    args = f"{_js(name or '')}, {_js(plugin or '')}"
-    return _page(title, body, f"FC.form({args});")
 
 
 # -- views ----------------------------------------------------------------------------------
@@ -373,7 +359,7 @@ class Overview(_DashboardView):
 
     async def get(self, request: Request) -> Response:
         data = await cluster_overview(self.connect_app, self.auth(request))
-        return self.html(_overview_page(data))
+        return self.html(overview_page(data))
 
 
 @blueprint.route("/ui/api/overview", name="ui-overview")
@@ -384,6 +370,26 @@ class OverviewJson(_DashboardView):
         return self.json(await cluster_overview(self.connect_app, self.auth(request)))
 
 
+@blueprint.route("/ui/api/history", name="ui-history")
+class HistoryJson(_DashboardView):
+    """``GET /ui/api/history?window=<seconds>``: this worker's tasks' recent samples."""
+
+    async def get(self, request: Request) -> Response:
+        history = _history(self.connect_app)
+        try:
+            window = float(request.query.get("window", history.window))
+        except ValueError:
+            message = f"window must be a number of seconds, got {request.query['window']!r}"
+            return self.json({"error_code": 400, "message": message}, status=400)
+        return self.json(
+            {
+                "worker_id": self.connect_app.connect_settings.worker_id,
+                "interval": history.interval,
+                "tasks": history.series(max(window, 0.0)),
+            }
+        )
+
+
 @blueprint.route("/ui/connectors/{name}", name="ui-connector")
 class Detail(_DashboardView):
     """``GET /ui/connectors/{name}``: one connector."""
@@ -392,8 +398,8 @@ class Detail(_DashboardView):
         try:
             data = await connector_detail(self.connect_app, name, self.auth(request))
         except NotFound as exc:
-            return self.html(_page("Not found", f"<h1>{_e(exc)}</h1>"), status=404)
-        return self.html(_detail_page(data))
+            return self.html(page("Not found", f"<h1>{escape(exc)}</h1>"), status=404)
+        return self.html(detail_page(data))
 
 
 @blueprint.route("/ui/api/connectors/{name}", name="ui-connector-json")
@@ -413,7 +419,7 @@ class New(_DashboardView):
     """``GET /ui/new?plugin=``: the create form."""
 
     async def get(self, request: Request) -> Response:
-        return self.html(_form_page(None, request.query.get("plugin")))
+        return self.html(form_page(None, request.query.get("plugin")))
 
 
 @blueprint.route("/ui/connectors/{name}/edit", name="ui-edit")
@@ -421,7 +427,7 @@ class Edit(_DashboardView):
     """``GET /ui/connectors/{name}/edit``: the edit form."""
 
     async def get(self, request: Request, name: str) -> Response:
-        return self.html(_form_page(name, None))
+        return self.html(form_page(name, None))
 
 
 @blueprint.route("/ui/static/{file}", name="ui-static")
