@@ -1,13 +1,16 @@
 """Converters: Connect data ↔ bytes, as Kafka Connect's converters do, and as Faust codecs.
 
-Importing this package registers the context-free converters as Faust codecs
-(``connect-json``, ``connect-json-plain``, ``connect-string``, ``connect-bytes``); see
-:mod:`faust_connect.codecs.faust_codecs`. Converters are looked up by Kafka class name or short
+The context-free converters are Faust codecs (``connect-json``, ``connect-json-plain``,
+``connect-string``, ``connect-bytes``), found by Faust through this package's ``faust.codecs``
+entry points; see :mod:`faust_connect.codecs.faust_codecs` (imported, with Faust, only when
+its names are used: this package imports without Faust). Converters are looked up by Kafka class name or short
 name in :data:`converters`, or built from a connector config with :func:`converter_from_config`.
 Avro (:mod:`faust_connect.codecs.avro.converter`) is imported on first use.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from faust_connect.codecs.base import (
     DEFAULT_HEADER_CONVERTER,
@@ -17,11 +20,6 @@ from faust_connect.codecs.base import (
     converters,
 )
 from faust_connect.codecs.errors import CodecError
-from faust_connect.codecs.faust_codecs import (
-    ConverterCodec,
-    register_avro_codec,
-    register_builtin_codecs,
-)
 from faust_connect.codecs.headers import SimpleHeaderConverter
 from faust_connect.codecs.json.converter import JsonConverter, JsonConverterConfig
 from faust_connect.codecs.primitives import (
@@ -74,4 +72,19 @@ __all__ = [
     "register_builtin_codecs",
 ]
 
-register_builtin_codecs()
+_FAUST = ("ConverterCodec", "register_avro_codec", "register_builtin_codecs")
+
+if TYPE_CHECKING:
+    from faust_connect.codecs.faust_codecs import (
+        ConverterCodec,
+        register_avro_codec,
+        register_builtin_codecs,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FAUST:  # Faust's side, imported on first use
+        from faust_connect.codecs import faust_codecs
+
+        return getattr(faust_codecs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """Converters as Faust codecs, so Faust topics and agents can use Connect's formats.
 
-Registered when :mod:`faust_connect.codecs` is imported (they need no topic or registry):
+Found by Faust through the ``faust.codecs`` entry points this package declares, so any Faust
+app can name them without importing anything (they need no topic or registry):
 
 =========================  ===================================================
 ``connect-json``           JsonConverter with schemas (the envelope)
@@ -74,6 +75,40 @@ BUILTIN_CODECS: dict[str, Callable[[], Converter]] = {
     "connect-string": StringConverter,
     "connect-bytes": ByteArrayConverter,
 }
+
+
+class _Builtin(ConverterCodec):
+    """A built-in codec as Faust's entry points make it: no arguments."""
+
+    new_converter: Callable[[], Converter]
+
+    def __init__(self, children: tuple[CodecT, ...] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("converter", type(self).new_converter())
+        super().__init__(children, **kwargs)
+
+
+class ConnectJsonCodec(_Builtin):
+    """``connect-json``."""
+
+    new_converter = staticmethod(BUILTIN_CODECS["connect-json"])
+
+
+class ConnectJsonPlainCodec(_Builtin):
+    """``connect-json-plain``."""
+
+    new_converter = staticmethod(BUILTIN_CODECS["connect-json-plain"])
+
+
+class ConnectStringCodec(_Builtin):
+    """``connect-string``."""
+
+    new_converter = staticmethod(BUILTIN_CODECS["connect-string"])
+
+
+class ConnectBytesCodec(_Builtin):
+    """``connect-bytes``."""
+
+    new_converter = staticmethod(BUILTIN_CODECS["connect-bytes"])
 
 
 def register_builtin_codecs() -> None:

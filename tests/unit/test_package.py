@@ -41,7 +41,8 @@ def test_importing_the_app_package_builds_no_app() -> None:
 
 def test_the_author_api_imports_without_faust_or_the_worker() -> None:
     code = (
-        "import sys, faust_connect, faust_connect.records, faust_connect.connector;"
+        "import sys, faust_connect, faust_connect.records, faust_connect.connector,"
+        " faust_connect.data, faust_connect.transforms, faust_connect.codecs;"
         "print(sorted(m for m in ('faust', 'mode', 'faust_connect.app') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
