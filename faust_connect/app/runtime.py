@@ -36,6 +36,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from aiokafka.admin import NewTopic
 from aiokafka.client import AIOKafkaClient
 from aiokafka.structs import TopicPartition
@@ -47,6 +48,7 @@ from faust_connect.app.state.tables import ConnectorState, TaskStatus
 from faust_connect.app.web.leader import publish_leader
 from faust_connect.codecs import SchemaRegistryClient
 from faust_connect.connector import SinkConnector, SourceConnector, connectors
+from faust_connect.exceptions import PluginNotFound
 
 if TYPE_CHECKING:
     from faust_connect.app.worker import Worker
@@ -63,6 +65,8 @@ WATCH_SECONDS = 0.25
 RESTATE_SECONDS = 5.0
 _RUNNING_STATE = {"STARTED": "RUNNING", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
 
+#: Status-topic keys of the workers' connector lists (``<prefix><worker id>``).
+PLUGINS_KEY_PREFIX = b"status-worker-plugins-"
 UnitKey = tuple[str, int]  # (connector, task id)
 
 
@@ -197,6 +201,35 @@ class Runtime:
         )
         self._topics_seen.add(topic)
 
+    def _publish_plugins(self) -> None:
+        # Which connector classes this worker has (names and aliases), in the status topic as
+        # the leader's URL is: a task placed on a worker without its class can name the others.
+        names = sorted(
+            {
+                *connectors.names(),
+                *(a for n in connectors.names() for a in connectors.aliases_of(n)),
+            }
+        )
+        key = PLUGINS_KEY_PREFIX + self.worker_id.encode()
+        value = orjson.dumps({"worker_id": self.worker_id, "connectors": names})
+        if self.app.statuses.table.get(key) != value:
+            self.app.statuses.table[key] = value
+
+    def _missing_plugin(self, cls: str) -> str:
+        """The first line of the trace of a task whose class this worker lacks."""
+        having = []
+        for key, value in list(self.app.statuses.table.items()):
+            if key.startswith(PLUGINS_KEY_PREFIX) and value is not None:
+                doc = orjson.loads(value)
+                if cls in doc.get("connectors", ()) and doc.get("worker_id") != self.worker_id:
+                    having.append(str(doc.get("worker_id")))
+        where = ", ".join(sorted(having)) if having else "no other worker of this group either"
+        return (
+            f"worker {self.worker_id} has no connector {cls!r}; workers that have it: {where}. "
+            f"Start every worker of group {self.settings.group_id!r} with the code that defines "
+            "it, or give the worker that has it a group of its own.\n"
+        )
+
     def transactional_id(self, connector: str, task: int) -> str:
         """An exactly-once source task's transactional id (Kafka Connect's form)."""
         return f"{self.settings.group_id}-{connector}-{task}"
@@ -232,6 +265,7 @@ class Runtime:
 
     def start(self) -> None:
         """Start the reconcile loop (after table recovery)."""
+        self._publish_plugins()
         self._loop_task = asyncio.create_task(self._reconcile_loop(), name="connect-runtime")
         self._watch_task = asyncio.create_task(self._watch_stalls(), name="connect-stall-watch")
 
@@ -442,6 +476,8 @@ class Runtime:
                 raise TypeError(f"{plugin!r} is neither a source nor a sink connector")
         except Exception as exc:
             trace = "".join(traceback.format_exception(exc))
+            if isinstance(exc, PluginNotFound):
+                trace = self._missing_plugin(state.config.get("connector.class", "")) + trace
             self.report(name, task_id, "FAILED", trace, state.generation)
             self._failed_placeholder(key)
             return
