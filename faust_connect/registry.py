@@ -128,9 +128,11 @@ class Registry(Generic[T]):
             module, _, attr = path.rpartition(".")
         else:
             return None
+        if not module or not attr:
+            return None
         try:
             found: T = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
+        except Exception:  # not importable (a bad name, a module that fails): not found
             return None
         return found
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from faust_connect.agents.runtime.offsets import offset_key
+from faust_connect.agents.runtime.source import transactional_id
 from faust_connect.app.plugins import MASK, plugin_version
 from faust_connect.app.state.sink_offsets import (
     alter_sink_offsets,
@@ -310,6 +311,28 @@ class Herder:
     async def stop(self, name: str) -> None:
         """Stop: tasks are shut down and their configs removed (status STOPPED)."""
         await self._set_target(name, "STOPPED")
+
+    async def fence(self, name: str) -> None:
+        """Fence every producer of a source's tasks (KIP-618's zombie fencing), then restart them.
+
+        Each task's transactional id is initialized once more: a copy of the task still running
+        anywhere (a zombie) can commit nothing after this. The tasks then restart, with new
+        producers. Only for a source connector on an exactly-once worker.
+        """
+        state = self.get(name)
+        settings = self.app.connect_settings
+        if settings.exactly_once_source_support != "enabled":
+            raise BadRequest("Fencing needs exactly.once.source.support=enabled on the worker.")
+        if not issubclass(self.plugin(state.config), SourceConnector):
+            raise BadRequest(f"Connector {name} is not a source connector: nothing to fence.")
+        tasks = max(len(state.tasks), parse_config(ConnectorConfig, state.config).tasks_max)
+        for task in range(tasks):
+            producer = self.app.clients.producer(
+                state.config, transactional_id=transactional_id(settings.group_id, name, task)
+            )
+            await producer.start()  # InitProducerId: bumps the epoch, aborts an open transaction
+            await producer.stop()
+        await self.restart(name, include_tasks=True)
 
     async def restart(
         self, name: str, *, include_tasks: bool = False, only_failed: bool = False

@@ -43,7 +43,11 @@ from aiokafka.structs import TopicPartition
 
 from faust_connect.agents.runtime.runner import TaskRunner
 from faust_connect.agents.runtime.sink import SinkRunner
-from faust_connect.agents.runtime.source import ExactlyOnceSourceRunner, SourceRunner
+from faust_connect.agents.runtime.source import (
+    ExactlyOnceSourceRunner,
+    SourceRunner,
+    transactional_id,
+)
 from faust_connect.app.state.tables import ConnectorState, TaskStatus
 from faust_connect.app.web.leader import publish_leader
 from faust_connect.codecs import SchemaRegistryClient
@@ -232,7 +236,7 @@ class Runtime:
 
     def transactional_id(self, connector: str, task: int) -> str:
         """An exactly-once source task's transactional id (Kafka Connect's form)."""
-        return f"{self.settings.group_id}-{connector}-{task}"
+        return transactional_id(self.settings.group_id, connector, task)
 
     async def offsets_topic(self, connector: str, name: str) -> str:
         """An exactly-once connector's own offsets topic, created compacted if missing."""

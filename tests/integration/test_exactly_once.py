@@ -170,6 +170,29 @@ def test_a_newer_producer_of_the_task_fences_it(broker: Broker, workers: WorkerF
     assert "task numbers-0 failed" not in worker.log()  # fenced is not FAILED
 
 
+def test_the_fence_endpoint_fences_the_tasks_and_starts_them_again(
+    broker: Broker, workers: WorkerFactory
+) -> None:
+    group, topic, total = f"fenced-{_uid()}", f"numbers-{_uid()}", 8_000
+    worker = _start(workers, broker, group)
+    _counting(worker, "numbers", topic, total)
+    wait_until(lambda: _produced(worker, "numbers") >= 1000, timeout=60, what="under way")
+    status, body = worker.rest.call("PUT", "/connectors/numbers/fence")
+    assert status == 204, body
+    worker.wait_for_log("task numbers-0 was fenced by a newer owner and stops", timeout=60)
+    values = wait_until(
+        lambda: (
+            (v := asyncio.run(_committed(broker.bootstrap, topic, timeout=3)))
+            and len(set(v)) >= total
+            and v
+        ),
+        timeout=120,
+        what="every number after the fence and the restart",
+    )
+    assert sorted(values) == list(range(total)), f"{len(values) - len(set(values))} duplicates"
+    assert worker.rest.call("PUT", "/connectors/nothing/fence")[0] == 404
+
+
 def owner_of(worker: Worker) -> str | None:
     """The worker id running task 0 of "numbers", as ``worker`` sees it."""
     _, body = worker.rest.call("GET", "/connectors/numbers/status")

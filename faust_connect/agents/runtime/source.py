@@ -41,7 +41,7 @@ from faust_connect.agents.runtime.runner import TaskRunner
 from faust_connect.connector import SourceTask
 from faust_connect.records import SourceRecord
 
-__all__ = ["ExactlyOnceSourceRunner", "SourceRunner"]
+__all__ = ["ExactlyOnceSourceRunner", "SourceRunner", "transactional_id"]
 
 #: Batches handed to the producer but not yet acknowledged, at most.
 MAX_IN_FLIGHT = 16
@@ -485,6 +485,11 @@ class ExactlyOnceSourceRunner(SourceRunner):
         metrics.committed_at = time.time()
         await task.commit(txn.polled)
         await task.offsets_stored(list(done.values()))
+
+
+def transactional_id(group: str, connector: str, task: int) -> str:
+    """An exactly-once source task's transactional id, in Kafka Connect's form."""
+    return f"{group}-{connector}-{task}"
 
 
 def _offset_value(offset: Mapping[str, Any]) -> bytes:

@@ -129,6 +129,10 @@ def describe() -> dict[str, Any]:
             "/connectors/{name}/pause": {**named, "put": _op("Pause", _ok("202", "Pausing"))},
             "/connectors/{name}/resume": {**named, "put": _op("Resume", _ok("202", "Resuming"))},
             "/connectors/{name}/stop": {**named, "put": _op("Stop", _ok("204", "Stopped"))},
+            "/connectors/{name}/fence": {
+                **named,
+                "put": _op("Fence a source's zombie tasks (KIP-618)", _ok("204", "Fenced")),
+            },
             "/connectors/{name}/topics": {
                 **named,
                 "get": _op("Topics used", _ok("200", "Topics", obj)),

@@ -321,6 +321,15 @@ blueprint.route("/connectors/{name}/resume", name="resume")(_target_view("resume
 blueprint.route("/connectors/{name}/stop", name="stop")(_target_view("stop", 204))
 
 
+@blueprint.route("/connectors/{name}/fence", name="fence")
+class Fence(ConnectView):
+    """``PUT /connectors/{name}/fence``: fence a source's zombie tasks (KIP-618)."""
+
+    async def put(self, request: Request, name: str) -> Response:
+        await self.herder.fence(name)
+        return self.bytes(b"", status=204)
+
+
 @blueprint.route("/connectors/{name}/topics", name="topics")
 class Topics(ConnectView):
     """``GET /connectors/{name}/topics``: the topics the connector has used."""
