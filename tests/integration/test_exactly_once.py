@@ -179,7 +179,8 @@ def test_the_fence_endpoint_fences_the_tasks_and_starts_them_again(
     wait_until(lambda: _produced(worker, "numbers") >= 1000, timeout=60, what="under way")
     status, body = worker.rest.call("PUT", "/connectors/numbers/fence")
     assert status == 204, body
-    worker.wait_for_log("task numbers-0 was fenced by a newer owner and stops", timeout=60)
+    # The task's copy from before the fence either met the fence on its next send or was
+    # stopped by the restart first; either way the committed output is every number once.
     values = wait_until(
         lambda: (
             (v := asyncio.run(_committed(broker.bootstrap, topic, timeout=3)))
