@@ -120,6 +120,14 @@ class ConnectorConfig(PluginConfig, extra="ignore"):
         "Tasks max",
         importance="HIGH",
     )
+    tasks_max_enforce: bool = _key(
+        True,
+        "Whether a connector that generates more task configs than tasks.max is refused "
+        "(false: its tasks all run, with a warning; deprecated in Kafka Connect).",
+        _COMMON,
+        "Enforce tasks max",
+        importance="LOW",
+    )
     topics: CommaList = _key(
         (),
         "Topics to consume (or use topics.regex).",

@@ -11,6 +11,7 @@ Shapes returned are Kafka Connect's (ConnectorInfo, StateInfo, task lists, offse
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +48,8 @@ __all__ = ["Herder"]
 InitialState = Literal["RUNNING", "PAUSED", "STOPPED"]
 _TARGET = {"RUNNING": "STARTED", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
 
+
+logger = logging.getLogger(__name__)
 
 class Herder:
     """Connector lifecycle on one worker; every worker can take every request."""
@@ -198,6 +201,16 @@ class Herder:
                 issues.extend(exc.issues)
         issues.extend(transform_config_issues(config))
         issues.extend(self.app.clients.override_issues(config))
+        limit = self.app.connect_settings.tasks_max_limit
+        if common is not None and common.tasks_max > limit:
+            issues.append(
+                ConfigIssue(
+                    "tasks.max",
+                    f"Invalid value {common.tasks_max} for configuration tasks.max: this "
+                    f"cluster runs at most {limit} tasks per connector (worker setting "
+                    "tasks.max.limit)",
+                )
+            )
         if plugin is not None and plugin.kind == "sink" and common is not None:
             issues.extend(_sink_issues(common))
         exactly_once = self.app.connect_settings.exactly_once_source_support == "enabled"
@@ -220,9 +233,25 @@ class Herder:
         return config
 
     def _task_configs(self, config: Mapping[str, str]) -> tuple[dict[str, str], ...]:
+        """The connector's task configs; more than ``tasks.max`` is refused unless
+        ``tasks.max.enforce`` is false (KIP-1004)."""
         plugin = self.plugin(config)
-        tasks_max = parse_config(ConnectorConfig, config).tasks_max
-        produced = plugin(config).task_configs(tasks_max)[:tasks_max]
+        common = parse_config(ConnectorConfig, config)
+        produced = plugin(config).task_configs(common.tasks_max)
+        if len(produced) > common.tasks_max:
+            if common.tasks_max_enforce:
+                raise BadRequest(
+                    f"Connector {config['name']} generated {len(produced)} task configs, more "
+                    f"than its tasks.max of {common.tasks_max}: a bug of the connector, refused. "
+                    "Set tasks.max.enforce=false to run them all anyway."
+                )
+            logger.warning(
+                "connector %s generated %d task configs, more than tasks.max=%d; running them "
+                "all as tasks.max.enforce=false asks",
+                config["name"],
+                len(produced),
+                common.tasks_max,
+            )
         return tuple({str(k): str(v) for k, v in task.items()} for task in produced)
 
     # -- writes -----------------------------------------------------------------------------

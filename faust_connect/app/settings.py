@@ -181,6 +181,12 @@ class WorkerSettings(BaseModel):
         "transaction (KIP-618); preparing: a step of a rolling upgrade to enabled (runs as "
         "disabled).",
     )
+    tasks_max_limit: Annotated[int, Field(ge=1)] = Field(
+        256,
+        description="The most tasks one connector may ask for: a larger tasks.max is refused "
+        "when the connector is created or updated, before anything is stored (each task holds "
+        "its own Kafka clients and sockets).",
+    )
     topic_creation_enable: bool = Field(
         True, description="Whether source connectors may create their topics."
     )

@@ -187,6 +187,22 @@ def test_tasks_max_below_one_is_refused(worker: Worker, tasks: str, tmp_path: Pa
     assert worker.rest.get("/connectors") == []
 
 
+def test_tasks_max_above_the_worker_limit_is_refused_and_the_worker_goes_on(
+    worker: Worker, tmp_path: Path
+) -> None:
+    # Before the limit: a 201, then 100,000 tasks exhausted the file descriptors and the worker.
+    config = {
+        "connector.class": "FileStreamSink",
+        "topics": "t",
+        "file": str(tmp_path / "out"),
+        "tasks.max": "100000",
+    }
+    status, body = worker.rest.call("POST", "/connectors", {"name": "many", "config": config})
+    assert status == 400 and "tasks.max.limit" in body["message"], body
+    assert worker.rest.get("/connectors") == []
+    assert worker.rest.call("GET", "/health")[0] == 200
+
+
 def test_a_config_too_large_for_the_config_topic_is_refused_and_the_worker_goes_on(
     worker: Worker, tmp_path: Path
 ) -> None:

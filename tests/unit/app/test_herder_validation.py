@@ -11,7 +11,8 @@ from faust_connect.app.clients import Clients
 from faust_connect.app.herder import Herder
 from faust_connect.app.runtime import placement_partition
 from faust_connect.app.settings import load_settings
-from faust_connect.exceptions import ConfigError
+from faust_connect.connector import SinkConnector, SinkTask
+from faust_connect.exceptions import BadRequest, ConfigError
 
 
 def _herder(**worker: str) -> Herder:
@@ -69,3 +70,36 @@ def test_placement_spreads_a_connector_and_its_tasks_over_consecutive_partitions
     assert all(0 <= p < 24 for p in parts)
     spread = collections.Counter(placement_partition(f"c{i}", None, 24) for i in range(2400))
     assert len(spread) == 24 and max(spread.values()) < 3 * min(spread.values())
+
+
+def test_tasks_max_above_the_worker_limit_is_refused_by_name() -> None:
+    config = {"name": "s", "connector.class": "FileStreamSink", "topics": "t", "file": "/dev/null"}
+    issues = _keys(_herder(), {**config, "tasks.max": "100000"})
+    assert issues == {
+        "tasks.max": [
+            "Invalid value 100000 for configuration tasks.max: this cluster runs at most 256 "
+            "tasks per connector (worker setting tasks.max.limit)"
+        ]
+    }
+    assert _keys(_herder(**{"tasks.max.limit": "100000"}), {**config, "tasks.max": "100000"}) == {}
+
+
+class _Greedy(SinkConnector):
+    """Asks for one task more than it may."""
+
+    task_class = SinkTask
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        return [dict(self.raw) for _ in range(max_tasks + 1)]
+
+
+def test_a_connector_generating_more_tasks_than_tasks_max_is_refused_unless_told() -> None:
+    config = {
+        "name": "g",
+        "connector.class": f"{__name__}:_Greedy",
+        "topics": "t",
+        "tasks.max": "2",
+    }
+    with pytest.raises(BadRequest, match=r"generated 3 task configs, more than its tasks\.max of 2"):
+        _herder()._task_configs(config)
+    assert len(_herder()._task_configs({**config, "tasks.max.enforce": "false"})) == 3

@@ -86,7 +86,8 @@ def test_types_defaults_and_requiredness_come_from_the_model() -> None:
 def test_connector_definitions_start_with_the_common_keys() -> None:
     sink = [d["name"] for d in connector_definitions(FileStreamSinkConnector)]
     source = [d["name"] for d in connector_definitions(FileStreamSourceConnector)]
-    assert sink[:5] == ["name", "connector.class", "tasks.max", "topics", "topics.regex"]
+    common = ["name", "connector.class", "tasks.max", "tasks.max.enforce"]
+    assert sink[:6] == [*common, "topics", "topics.regex"]
     assert "errors.deadletterqueue.topic.name" in sink
     assert "errors.deadletterqueue.topic.name" not in source and "topics" not in source
     assert source[-3:] == ["file", "topic", "batch.size"]
