@@ -43,6 +43,7 @@ from faust_connect.registry import Registry
 
 __all__ = [
     "Connector",
+    "ConnectorContext",
     "ConnectorType",
     "ExactlyOnceSupport",
     "SinkConnector",
@@ -59,6 +60,17 @@ __all__ = [
 
 ConnectorType = Literal["source", "sink"]
 C = TypeVar("C", bound=PluginConfig)
+
+
+class ConnectorContext(Protocol):
+    """What a running connector can ask of the runtime."""
+
+    connector: str
+    logger: logging.Logger
+
+    def raise_error(self, error: BaseException) -> None:
+        """Fail the connector (not its tasks): its status says FAILED with ``error``'s trace
+        until it is restarted (``POST /connectors/{name}/restart``)."""
 
 
 class SourceTaskContext(Protocol):
@@ -176,11 +188,24 @@ class Connector(ABC):
     #: Reported by ``/connector-plugins``.
     version: ClassVar[str] = "1.0.0"
 
+    #: Set by the worker that runs the connector, before :meth:`start`.
+    context: ConnectorContext
+
     def __init__(self, config: Mapping[str, str]) -> None:
         #: The whole connector config, as given.
         self.raw = dict(config)
         #: The connector's own keys, parsed.
         self.config: PluginConfig = parse_own(self.Config, config)
+
+    async def start(self) -> None:
+        """The connector runs on a worker (after it is created, restarted, reconfigured or
+        moved); override to watch the outside system. An exception here, or one handed to
+        ``self.context.raise_error`` later, fails the connector alone."""
+        return None
+
+    async def stop(self) -> None:
+        """The connector stops on this worker (deleted, stopped, reconfigured or moving)."""
+        return None
 
     @classmethod
     def validate(cls, config: Mapping[str, str]) -> list[ConfigIssue]:
@@ -272,6 +297,16 @@ for _name, _target, _aliases in [
         "VerifiableSink",
         "connectors.verifiable:VerifiableSinkConnector",
         ("org.apache.kafka.connect.tools.VerifiableSinkConnector", "VerifiableSinkConnector"),
+    ),
+    (
+        "MockSource",
+        "connectors.mock:MockSourceConnector",
+        ("org.apache.kafka.connect.tools.MockSourceConnector", "MockSourceConnector"),
+    ),
+    (
+        "MockSink",
+        "connectors.mock:MockSinkConnector",
+        ("org.apache.kafka.connect.tools.MockSinkConnector", "MockSinkConnector"),
     ),
     (
         "DatagenSource",

@@ -41,6 +41,7 @@ from aiokafka.admin import NewTopic
 from aiokafka.client import AIOKafkaClient
 from aiokafka.structs import TopicPartition
 
+from faust_connect.agents.runtime.connector_runner import ConnectorRunner
 from faust_connect.agents.runtime.runner import TaskRunner
 from faust_connect.agents.runtime.sink import SinkRunner
 from faust_connect.agents.runtime.source import (
@@ -51,7 +52,7 @@ from faust_connect.agents.runtime.source import (
 from faust_connect.app.state.tables import ConnectorState, TaskStatus
 from faust_connect.app.web.leader import publish_leader
 from faust_connect.codecs import SchemaRegistryClient
-from faust_connect.connector import SinkConnector, SourceConnector, connectors
+from faust_connect.connector import Connector, SinkConnector, SourceConnector, connectors
 from faust_connect.exceptions import PluginNotFound
 
 if TYPE_CHECKING:
@@ -67,7 +68,6 @@ RECONCILE_SECONDS = 0.2
 WATCH_SECONDS = 0.25
 #: After an assignment, when the statuses of the units run here are written once more.
 RESTATE_SECONDS = 5.0
-_RUNNING_STATE = {"STARTED": "RUNNING", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
 
 #: Status-topic keys of the workers' connector lists (``<prefix><worker id>``).
 PLUGINS_KEY_PREFIX = b"status-worker-plugins-"
@@ -111,7 +111,10 @@ class Runtime:
         self._watch_task: asyncio.Task[None] | None = None
         #: ``time.monotonic()`` after which this assignment's statuses are written once more.
         self._restate_at: float | None = None
+        #: The connectors placed here (their statuses are this worker's to write) ...
         self._connector_units: set[str] = set()
+        #: ... and their instances, except the STOPPED ones'.
+        self._instances: dict[str, ConnectorRunner] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
@@ -291,6 +294,7 @@ class Runtime:
         self._loop_task = self._watch_task = None
         async with self._lock:
             await self._stop_units(list(self.runners), final=False)
+            await self._stop_connectors(list(self._instances))
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -309,10 +313,13 @@ class Runtime:
                 if placement_partition(key[0], key[1], self._partitions) in partitions
             ]
             await self._stop_units(keys, final=False)
-            for name in list(self._connector_units):
-                if placement_partition(name, None, self._partitions) in partitions:
-                    self._connector_units.discard(name)
-                    self._unit_generation.pop((name, None), None)
+            await self._stop_connectors(
+                [
+                    name
+                    for name in self._connector_units
+                    if placement_partition(name, None, self._partitions) in partitions
+                ]
+            )
         self.wake()
 
     def on_assigned(self, partitions: set[int], generation: int) -> None:
@@ -350,9 +357,7 @@ class Runtime:
             runner.halt()  # at once: nothing more is sent or put while the stop is under way
         async with self._lock:
             await self._stop_units(list(self.runners), final=False)
-            for name in self._connector_units:
-                self._unit_generation.pop((name, None), None)
-            self._connector_units.clear()
+            await self._stop_connectors(list(self._connector_units | set(self._instances)))
 
     @property
     def _partitions(self) -> int:
@@ -391,12 +396,15 @@ class Runtime:
             self._rewrite_dropped()
         states = {state.name: state for state in self.app.configs.all()}
         wanted: dict[UnitKey, ConnectorState] = {}
+        elsewhere = [
+            name
+            for name in self._connector_units | set(self._instances)
+            if name not in states or placement_partition(name, None, self._partitions) not in owned
+        ]
+        await self._stop_connectors(elsewhere, deleted=[n for n in elsewhere if n not in states])
         for name, state in states.items():
             if placement_partition(name, None, self._partitions) in owned:
-                self._report_connector(state)
-            else:
-                self._connector_units.discard(name)
-                self._unit_generation.pop((name, None), None)
+                await self._run_connector(state)
             if state.target == "STOPPED":
                 continue
             for task_id in range(len(state.tasks)):
@@ -416,17 +424,54 @@ class Runtime:
                 runner.pause()
             else:
                 runner.resume()
-        for name in list(self._connector_units):
-            if name not in states:
-                self._connector_units.discard(name)
-                self._unit_generation.pop((name, None), None)
-                self.app.statuses.delete(name)
 
-    def _report_connector(self, state: ConnectorState) -> None:
-        self._connector_units.add(state.name)
-        if (state.name, None) not in self._unit_generation and self._group_generation is not None:
-            self._unit_generation[(state.name, None)] = self._group_generation
-        self.report(state.name, None, _RUNNING_STATE[state.target], "", state.generation)
+    async def _run_connector(self, state: ConnectorState) -> None:
+        """Run the connector's instance here while it is STARTED (a new one for a new config or
+        a restart; as in Kafka Connect, a PAUSED or STOPPED connector's instance is stopped) and
+        write its status."""
+        name = state.name
+        self._connector_units.add(name)
+        if (name, None) not in self._unit_generation and self._group_generation is not None:
+            self._unit_generation[(name, None)] = self._group_generation
+        version = (state.generation, state.restart)
+        unit = self._instances.get(name)
+        if unit is not None and (unit.version != version or state.target != "STARTED"):
+            await self._instances.pop(name).stop(self._graceful_seconds)
+            unit = None
+        if state.target != "STARTED":
+            self.report(name, None, state.target, "", state.generation)  # PAUSED or STOPPED
+            return
+        if unit is None:
+            unit = self._instances[name] = ConnectorRunner(
+                name,
+                state.config,
+                version,
+                lambda status, trace: self.report(name, None, status, trace, state.generation),
+                resolve=self._plugin,
+            )
+            unit.start()
+        self.report(name, None, unit.state(), unit.trace(), state.generation)
+
+    def _plugin(self, cls: str) -> type[Connector]:
+        """The connector class ``cls``; PluginNotFound naming the workers that have it."""
+        try:
+            return connectors.get(cls)
+        except PluginNotFound as exc:
+            raise PluginNotFound(self._missing_plugin(cls) + str(exc)) from exc
+
+    async def _stop_connectors(self, names: list[str], *, deleted: Sequence[str] = ()) -> None:
+        """Stop the instances of ``names`` here (moved away, or ``deleted``)."""
+        units = [self._instances.pop(name) for name in names if name in self._instances]
+        await asyncio.gather(*(unit.stop(self._graceful_seconds) for unit in units))
+        for name in names:
+            self._connector_units.discard(name)
+            self._unit_generation.pop((name, None), None)
+        for name in deleted:
+            self.app.statuses.delete(name)
+
+    @property
+    def _graceful_seconds(self) -> float:
+        return self.settings.task_shutdown_graceful_timeout_ms / 1000
 
     def _rewrite_dropped(self) -> None:
         # A stale record of a unit run here was dropped: write the owner's status again, so the
