@@ -267,6 +267,40 @@ class ConnectorConfig(PluginConfig, extra="ignore"):
         kinds=_SOURCE,
     )
 
+    @staticmethod
+    def sink_issues(config: Mapping[str, Any]) -> list[ConfigIssue]:
+        """Kafka's SinkConnectorConfig rules across keys, in its words, on a raw config (they
+        hold even where other keys are bad): exactly one of topics and topics.regex (if both
+        or neither, each of the two keys has the error), and a dead letter queue that is not
+        one of the topics consumed.
+
+        >>> ConnectorConfig.sink_issues({"topics": "a"})
+        []
+        >>> [i.key for i in ConnectorConfig.sink_issues({"topics": "a", "topics.regex": "b.*"})]
+        ['topics', 'topics.regex']
+        """
+        topics = split_commas(str(config.get("topics") or ""))
+        regex = str(config.get("topics.regex") or "").strip()
+        issues = []
+        if topics and regex:
+            message = "topics and topics.regex are mutually exclusive options, but both are set."
+        elif not topics and not regex:
+            message = "Must configure one of topics or topics.regex"
+        else:
+            message = ""
+        if message:
+            issues += [ConfigIssue("topics", message), ConfigIssue("topics.regex", message)]
+        dlq = str(config.get("errors.deadletterqueue.topic.name") or "").strip()
+        if dlq and dlq in topics:
+            issues.append(
+                ConfigIssue(
+                    "errors.deadletterqueue.topic.name",
+                    f"The DLQ topic '{dlq}' may not be included in the list of topics "
+                    "('topics=...') consumed by the connector",
+                )
+            )
+        return issues
+
 
 def _key_of(model: type[PluginConfig], loc: tuple[Any, ...]) -> str:
     if not loc:

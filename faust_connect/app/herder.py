@@ -51,6 +51,7 @@ _TARGET = {"RUNNING": "STARTED", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
 
 logger = logging.getLogger(__name__)
 
+
 class Herder:
     """Connector lifecycle on one worker; every worker can take every request."""
 
@@ -211,8 +212,8 @@ class Herder:
                     "tasks.max.limit)",
                 )
             )
-        if plugin is not None and plugin.kind == "sink" and common is not None:
-            issues.extend(_sink_issues(common))
+        if plugin is not None and plugin.kind == "sink":
+            issues.extend(ConnectorConfig.sink_issues(config))
         exactly_once = self.app.connect_settings.exactly_once_source_support == "enabled"
         if exactly_once and common is not None and not issues and isinstance(plugin, type):
             if issubclass(plugin, SourceConnector):
@@ -472,25 +473,6 @@ def _exactly_once_issues(plugin: SourceConnector, config: ConnectorConfig) -> li
                 "transaction.boundary",
                 "The connector does not support connector-defined transaction boundaries with "
                 "the given configuration; use poll or interval.",
-            )
-        )
-    return issues
-
-
-def _sink_issues(config: ConnectorConfig) -> list[ConfigIssue]:
-    topics, regex = config.topics, config.topics_regex
-    issues = []
-    if topics and regex:
-        issues.append(ConfigIssue("topics", "topics and topics.regex are mutually exclusive."))
-    elif not topics and not regex:
-        issues.append(ConfigIssue("topics", "Must configure one of topics or topics.regex"))
-    dlq = config.errors_deadletterqueue_topic_name
-    if dlq and dlq in topics:
-        issues.append(
-            ConfigIssue(
-                "errors.deadletterqueue.topic.name",
-                f"The DLQ topic '{dlq}' may not be included in the list of topics "
-                "('topics=...') consumed by the connector",
             )
         )
     return issues

@@ -52,7 +52,6 @@ __all__ = [
     "mask_config",
     "plugin_class_name",
     "plugin_version",
-    "sink_topic_issues",
     "validation_result",
 ]
 
@@ -440,39 +439,10 @@ def validation_result(
     plugin: type[Connector], config: Mapping[str, Any], issues: Sequence[ConfigIssue]
 ) -> dict[str, Any]:
     """The validate endpoint's answer for a connector config and its issues, worded and
-    counted as Kafka's (see :func:`kafka_worded` and :func:`sink_topic_issues`)."""
+    counted as Kafka's (see :func:`kafka_worded`)."""
     issues = kafka_worded(plugin, config, issues)
-    if issubclass(plugin, SinkConnector):
-        topic_issues = sink_topic_issues(config)
-        if topic_issues:  # they replace the herder's one-key version of the same rule
-            issues = [i for i in issues if not _topic_rule(i)] + topic_issues
     definitions = connector_definitions(plugin) + _enrichment(config)
     return config_infos(plugin_class_name(plugin), definitions, config, issues)
-
-
-def sink_topic_issues(config: Mapping[str, Any]) -> list[ConfigIssue]:
-    """Kafka's SinkConnectorConfig rule: exactly one of topics and topics.regex is set (not
-    blank). If both or neither are, each of the two keys has the error (two in the count).
-
-    >>> sink_topic_issues({"topics": "a"})
-    []
-    >>> [i.key for i in sink_topic_issues({"topics": "a", "topics.regex": "b.*"})]
-    ['topics', 'topics.regex']
-    """
-    has_topics = bool(str(config.get("topics") or "").strip())
-    has_regex = bool(str(config.get("topics.regex") or "").strip())
-    if has_topics and has_regex:
-        message = "topics and topics.regex are mutually exclusive options, but both are set."
-    elif not has_topics and not has_regex:
-        message = "Must configure one of topics or topics.regex"
-    else:
-        return []
-    return [ConfigIssue("topics", message), ConfigIssue("topics.regex", message)]
-
-
-def _topic_rule(issue: ConfigIssue) -> bool:
-    """An issue of the topics/topics.regex rule (the herder's words name both keys)."""
-    return issue.key in ("topics", "topics.regex") and "topics.regex" in issue.message
 
 
 #: Java's integer types: the bound of their range.

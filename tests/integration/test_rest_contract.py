@@ -162,7 +162,7 @@ def test_bad_requests_get_kafka_connects_400(worker: Worker) -> None:
     )
     assert status == 400 and body["error_code"] == 400
     assert body["message"].startswith(
-        "Connector configuration is invalid and contains the following 2 error(s):\n"
+        "Connector configuration is invalid and contains the following 3 error(s):\n"
     )
     assert "tasks.max" in body["message"] and "topics" in body["message"]
     assert body["message"].endswith(

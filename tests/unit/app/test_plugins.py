@@ -19,7 +19,7 @@ from faust_connect.app.plugins import (
     mask_config,
     validation_result,
 )
-from faust_connect.config import CommaList, Password, PluginConfig
+from faust_connect.config import CommaList, ConnectorConfig, Password, PluginConfig
 from faust_connect.exceptions import ConfigIssue, NotFound
 
 KEY_INFO = {
@@ -186,8 +186,8 @@ def test_sink_topics_rule_flags_both_keys_as_kafka_does(
     config: dict[str, str], message: str
 ) -> None:
     config = {"connector.class": "FileStreamSink", "name": "s", **config}
-    herders = [ConfigIssue("topics", "topics and topics.regex are mutually exclusive.")]
-    result = validation_result(FileStreamSinkConnector, config, herders)
+    issues = ConnectorConfig.sink_issues(config)
+    result = validation_result(FileStreamSinkConnector, config, issues)
     by_key = {c["definition"]["name"]: c["value"]["errors"] for c in result["configs"]}
     assert (by_key["topics"], by_key["topics.regex"]) == ([message], [message])
     assert result["error_count"] == 2
