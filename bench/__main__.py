@@ -15,14 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, cdc_mysql, cdc_postgres, latency, micro, pipelines, sql
+from bench import baselines, cdc_mysql, cdc_postgres, jvm, latency, micro, pipelines, sql
 from bench.baselines import Context
 from bench.data import datagen_bytes
 from bench.harness import BROKERS, Broker, broker, fill, uid
 from bench.profile import profile_sink
 from bench.report import Row, Sample, machine, print_table, write_json
 
-GROUPS = ("source", "sink", "latency", "startup", "profile", "scaling", "micro")
+GROUPS = ("source", "sink", "jvm", "latency", "startup", "profile", "scaling", "micro")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -41,8 +41,19 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     add("--micro-seconds", type=float, default=0.5, help="seconds per micro benchmark run")
     add("--sql-records", type=int, default=20_000, help="rows per run in the sql group")
     add("--cdc-records", type=int, default=100_000, help="backlog changes per run in the cdc group")
+    add("--jvm-runs", type=int, default=1, help="runs per side in the jvm group (each ~1 min)")
+    add(
+        "--jvm-flags",
+        choices=sorted(jvm.JVM_FLAGS),
+        default="kafka",
+        help="the JVM worker's flags: connect-distributed.sh's (kafka) or the test fixture's",
+    )
     add("--broker", choices=BROKERS, default="kafka", help="kafka (one node, needs Java) or noida")
-    add("--only", default=",".join(GROUPS), help=f"comma list of: {', '.join(GROUPS)}, sql, cdc")
+    add(
+        "--only",
+        default=",".join(GROUPS),
+        help=f"comma list of: {', '.join(GROUPS)}, sql, cdc, debezium",
+    )
     add("--out", type=Path, default=RESULTS, help="where the JSON and the profile go")
     return parser.parse_args(argv)
 
@@ -76,16 +87,30 @@ def _single_rows(table: Table, ctx: Context, args: argparse.Namespace, groups: s
         if "source" in groups:
             row(
                 "bare-produce",
-                "aiokafka producer (bare)",
+                "aiokafka send per record (bare)",
                 b,
                 lambda: baselines.bare_produce(ctx, b),
+                baseline="batch-produce",
+            )
+            row(
+                "batch-produce",
+                "aiokafka send_batch, as the runner (bare)",
+                b,
+                lambda: baselines.bare_produce(ctx, b, "produce-batch"),
+            )
+            row(
+                "rdk-produce",
+                "confluent-kafka produce (librdkafka)",
+                b,
+                lambda: baselines.bare_produce(ctx, b, "rdkafka-produce"),
+                baseline="batch-produce",
             )
             row(
                 "datagen",
                 "datagen -> JSON (schemas) -> topic",
                 b,
                 lambda: pipelines.datagen_source(ctx, b),
-                baseline="bare-produce",
+                baseline="batch-produce",
                 worker=True,
             )
             row(
@@ -93,7 +118,7 @@ def _single_rows(table: Table, ctx: Context, args: argparse.Namespace, groups: s
                 "raw bytes -> ByteArrayConverter -> topic",
                 b,
                 lambda: pipelines.raw_source(ctx, b),
-                baseline="bare-produce",
+                baseline="batch-produce",
                 target=0.5,
                 worker=True,
             )
@@ -103,6 +128,13 @@ def _single_rows(table: Table, ctx: Context, args: argparse.Namespace, groups: s
                 "aiokafka getmany (bare)",
                 b,
                 lambda: baselines.bare_consume(ctx, b, topic),
+            )
+            row(
+                "rdk-consume",
+                "confluent-kafka consume (librdkafka)",
+                b,
+                lambda: baselines.bare_consume(ctx, b, topic, "rdkafka-consume"),
+                baseline="bare-consume",
             )
             row(
                 "faust-agent",
@@ -144,6 +176,8 @@ def _single_rows(table: Table, ctx: Context, args: argparse.Namespace, groups: s
                 quix="quix-json",
                 worker=True,
             )
+        if "jvm" in groups:
+            jvm.jvm_rows(row, ctx, b, topic, args.jvm_flags, args.jvm_runs)
         if "latency" in groups:
             rate, secs = args.latency_rate, args.latency_seconds
             row(
@@ -239,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(
             Path(tmp), args.records, args.faust_records, args.runs, args.max_poll_records, size
         )
-        if groups & {"source", "sink", "latency", "startup", "profile"}:
+        if groups & {"source", "sink", "jvm", "latency", "startup", "profile"}:
             _single_rows(table, ctx, args, groups)
         if "scaling" in groups:
             _scaling_rows(table, ctx, args.broker)
@@ -248,9 +282,11 @@ def main(argv: list[str] | None = None) -> int:
                 table.rows.append(row)
         if "sql" in groups:  # only when named (--only sql): it adds ~2 min
             sql.sql_rows(table.row, ctx, args.broker, args.sql_records)
-        if "cdc" in groups:  # only when named (--only cdc)
-            cdc_mysql.cdc_mysql_rows(table.row, ctx, args.broker, args.cdc_records)
-            cdc_postgres.cdc_postgres_rows(table.row, ctx, args.broker, args.cdc_records)
+        if groups & {"cdc", "debezium"}:  # only when named (--only cdc, or debezium: and JVM)
+            dbz, flags = "debezium" in groups, args.jvm_flags
+            n = args.cdc_records
+            cdc_mysql.cdc_mysql_rows(table.row, ctx, args.broker, n, dbz, flags)
+            cdc_postgres.cdc_postgres_rows(table.row, ctx, args.broker, n, dbz, flags)
     elapsed = time.monotonic() - started
     settings = {k: str(v) for k, v in vars(args).items()} | {"record_bytes": round(size, 1)}
     print(

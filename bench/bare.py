@@ -1,10 +1,17 @@
-"""Bare aiokafka, the limits the runtime is measured against: ``python -m bench.bare``.
+"""Bare clients, the limits the runtime is measured against: ``python -m bench.bare``.
 
-``produce``: send the datagen bytes as fast as the producer takes them (the runtime's producer
-settings: acks=all, linger 5 ms, 256 KB batches), awaiting acks in the background; the bench
-watches the topic from outside, as for a source row. ``consume``: ``getmany`` until ``n``
-records came, timed from the first fetch (as the bench sink is). Prints one JSON line with the
-process's own peak RSS, so memory is comparable with a worker's.
+``produce``: aiokafka's ``send`` per record, as fast as the producer takes them (the runtime's
+producer settings: acks=all, linger 5 ms, 256 KB batches), awaiting acks in the background.
+``produce-batch``: the same producer filled the way the source runner fills it (aiokafka's batch
+API, ``create_batch``/``send_batch``: one ack future per batch, at most 16 polls of 2,000 records
+in flight, a poll's last batch sent at once). ``rdkafka-produce``: confluent-kafka (librdkafka)
+with the same acks, linger and batch size, ``produce`` per record. For all three the bench
+watches the topic from outside, as for a source row.
+
+``consume``: aiokafka ``getmany`` until ``n`` records came, timed from the first fetch (as the
+bench sink is). ``rdkafka-consume``: confluent-kafka's ``consume(num_messages)`` (librdkafka fetches on its
+own threads), timed from the first batch handed over, over the records after it. Prints one JSON line with the process's own peak RSS,
+so memory is comparable with a worker's.
 """
 
 from __future__ import annotations
@@ -42,6 +49,94 @@ async def produce(bootstrap: str, topic: str, n: int) -> dict[str, Any]:
     return {"first": started, "last": time.time(), "count": n}
 
 
+#: What the source runner hands over per poll (``batch.size``) and how many polls it keeps in
+#: flight (``faust_connect.agents.runtime.source.MAX_IN_FLIGHT``).
+POLL, IN_FLIGHT = 2000, 16
+
+
+async def produce_batch(bootstrap: str, topic: str, n: int) -> dict[str, Any]:
+    pairs = datagen_bytes(n)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    started = time.time()
+    try:
+        (partition, *_) = sorted(await producer.partitions_for(topic))
+        in_flight: list[list[asyncio.Future[Any]]] = []
+        for start in range(0, n, POLL):
+            futures = []
+            builder = producer.create_batch()
+            for key, value in pairs[start : start + POLL]:
+                if builder.append(key=key, value=value, timestamp=None) is None:  # full
+                    futures.append(await producer.send_batch(builder, topic, partition=partition))
+                    builder = producer.create_batch()
+                    builder.append(key=key, value=value, timestamp=None)
+            builder.close()  # the poll's last batch goes out at once, as the runner's does
+            futures.append(await producer.send_batch(builder, topic, partition=partition))
+            in_flight.append(futures)
+            if len(in_flight) >= IN_FLIGHT:
+                await asyncio.gather(*in_flight.pop(0))
+        for futures in in_flight:
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return {"first": started, "last": time.time(), "count": n}
+
+
+def rdkafka_produce(bootstrap: str, topic: str, n: int) -> dict[str, Any]:
+    from confluent_kafka import Producer
+
+    pairs = datagen_bytes(n)
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "linger.ms": 5,
+            "batch.size": 256 * 1024,
+        }
+    )
+    started = time.time()
+    for key, value in pairs:
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:  # the local queue is full: serve delivery reports, go on
+                producer.poll(0.01)
+    producer.flush(60)
+    return {"first": started, "last": time.time(), "count": n}
+
+
+def rdkafka_consume(bootstrap: str, topic: str, n: int, max_records: int | None) -> dict[str, Any]:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer
+    from confluent_kafka import TopicPartition as RdTopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-rdkafka-{time.time_ns()}",  # required; never joined (assign)
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        consumer.assign([RdTopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(parts)])
+        # On assign librdkafka looks up the start offset and connects to the leader (a broker
+        # it knows by id, apart from the bootstrap connection): timed from the first batch
+        # handed over, counting the records after it.
+        count, first, skipped = 0, 0.0, 0
+        while count < n:
+            messages = consumer.consume(num_messages=max_records or 500, timeout=0.2)
+            got = sum(1 for m in messages if m.error() is None)
+            if got and not first:
+                first, skipped = time.time(), got
+            count += got
+        return {"first": first, "last": time.time(), "count": count - skipped}
+    finally:
+        consumer.close()
+
+
 async def consume(
     bootstrap: str, topic: str, n: int, max_records: int | None, latency: bool
 ) -> dict[str, Any]:
@@ -74,7 +169,10 @@ async def consume(
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bare")
-    parser.add_argument("mode", choices=["produce", "consume"])
+    parser.add_argument(
+        "mode",
+        choices=["produce", "produce-batch", "rdkafka-produce", "consume", "rdkafka-consume"],
+    )
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--topic", required=True)
     parser.add_argument("-n", type=int, required=True)
@@ -83,6 +181,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.mode == "produce":
         result = asyncio.run(produce(args.bootstrap, args.topic, args.n))
+    elif args.mode == "produce-batch":
+        result = asyncio.run(produce_batch(args.bootstrap, args.topic, args.n))
+    elif args.mode == "rdkafka-produce":
+        result = rdkafka_produce(args.bootstrap, args.topic, args.n)
+    elif args.mode == "rdkafka-consume":
+        result = rdkafka_consume(args.bootstrap, args.topic, args.n, args.max_records)
     else:
         result = asyncio.run(
             consume(args.bootstrap, args.topic, args.n, args.max_records, args.latency)

@@ -1,4 +1,5 @@
-"""The baseline rows, each in its own process: bare aiokafka, a bare Faust agent, Quix Streams."""
+"""The baseline rows, each in its own process: bare aiokafka and confluent-kafka (librdkafka), a
+bare Faust agent, Quix Streams."""
 
 from __future__ import annotations
 
@@ -66,42 +67,51 @@ def finish(process: subprocess.Popen[bytes], timeout: float = 300) -> dict[str, 
     return result
 
 
-def bare_produce(ctx: Context, broker: Broker) -> list[Sample]:
-    """aiokafka producing the datagen bytes to a fresh topic; timed from outside."""
+def bare_produce(ctx: Context, broker: Broker, mode: str = "produce") -> list[Sample]:
+    """A bare producer (``mode`` of :mod:`bench.bare`: ``produce``, ``produce-batch`` or
+    ``rdkafka-produce``) writing the datagen bytes to a fresh topic; timed from outside."""
     samples = []
     for _ in range(ctx.runs):
         topic = f"bare-out-{uid()}"
         asyncio.run(create_topic(broker.bootstrap, topic))
         process = _python(
-            "bench.bare", "produce", "--bootstrap", broker.bootstrap, "--topic", topic,
+            "bench.bare", mode, "--bootstrap", broker.bootstrap, "--topic", topic,
             "-n", str(ctx.records),
         )  # fmt: skip
         first, last = watch_topic(broker.bootstrap, topic, ctx.records)
         result = finish(process)
         samples.append(Sample(last - first, ctx.records, ctx.record_bytes, result["rss_mb"]))
-        ctx.log(f"bare produce: {samples[-1].rate:,.0f} rec/s")
+        ctx.log(f"bare {mode}: {samples[-1].rate:,.0f} rec/s")
     return samples
 
 
 def start_consumer(
-    ctx: Context, broker: Broker, topic: str, n: int, *, latency: bool = False
+    ctx: Context,
+    broker: Broker,
+    topic: str,
+    n: int,
+    *,
+    latency: bool = False,
+    mode: str = "consume",
 ) -> subprocess.Popen[bytes]:
-    """A ``bench.bare consume`` process; :func:`finish` gives its result."""
+    """A ``bench.bare consume`` (or ``rdkafka-consume``) process; :func:`finish` gives its
+    result."""
     args = ["--max-records", str(ctx.max_poll_records)] + (["--latency"] if latency else [])
     return _python(
-        "bench.bare", "consume", "--bootstrap", broker.bootstrap, "--topic", topic,
+        "bench.bare", mode, "--bootstrap", broker.bootstrap, "--topic", topic,
         "-n", str(n), *args,
     )  # fmt: skip
 
 
-def bare_consume(ctx: Context, broker: Broker, topic: str) -> list[Sample]:
-    """aiokafka ``getmany`` over the filled topic, timed from the first fetch."""
+def bare_consume(ctx: Context, broker: Broker, topic: str, mode: str = "consume") -> list[Sample]:
+    """A bare consumer (aiokafka ``getmany``, or confluent-kafka with ``rdkafka-consume``) over
+    the filled topic, timed from the first fetch."""
     samples = []
     for _ in range(ctx.runs):
-        result = finish(start_consumer(ctx, broker, topic, ctx.records))
+        result = finish(start_consumer(ctx, broker, topic, ctx.records, mode=mode))
         seconds = result["last"] - result["first"]
-        samples.append(Sample(seconds, ctx.records, ctx.record_bytes, result["rss_mb"]))
-        ctx.log(f"bare consume: {samples[-1].rate:,.0f} rec/s")
+        samples.append(Sample(seconds, result["count"], ctx.record_bytes, result["rss_mb"]))
+        ctx.log(f"bare {mode}: {samples[-1].rate:,.0f} rec/s")
     return samples
 
 

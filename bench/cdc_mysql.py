@@ -8,22 +8,26 @@ binlog backlog behind the stored position. Then, over that same backlog:
 - ``cdc-mysql-bare``: mysql-replication's ``BinLogStreamReader`` alone (no Kafka), timed from
   its first row event to the ``n``-th row decoded, in this process;
 - ``cdc-mysql``: the connector resumed in a worker (JSON with schemas, Debezium envelopes),
-  timed from the first record in the topic to the ``n``-th (as the other source rows).
+  timed from the first record in the topic to the ``n``-th (as the other source rows);
+- ``dbz-mysql`` (``--only debezium``): Debezium's MariaDbConnector on a JVM Kafka Connect worker
+  (:class:`bench.jvm.JvmWorker`), created beside ours (``snapshot.mode`` no_data, heartbeats so
+  its position is stored), stopped before the backlog, resumed after ours, timed the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
+import traceback
 import urllib.error
 from typing import Any
 
 import pymysql
 
 from bench.baselines import Context
-from bench.cdc import RowFn, cdc_rows, put, record_bytes
+from bench.cdc import RowFn, cdc_rows, put, timed_resume
 from bench.data import JSON_CONVERTERS
-from bench.harness import Broker, Worker, create_topic, peak_rss_mb, uid, watch_topic
+from bench.harness import Broker, RestClient, uid
+from bench.jvm import JvmWorker
 from bench.pipelines import start_workers
 from bench.report import Sample
 from tests.integration.sql.databases import MariaDB
@@ -92,7 +96,7 @@ def bare_decode(server: MariaDB, file: str, pos: int, n: int) -> float:
     return time.monotonic() - first
 
 
-def _wait_snapshot(worker: Worker, name: str, timeout: float = 60) -> None:
+def _wait_snapshot(worker: RestClient, name: str, timeout: float = 60) -> None:
     """Wait until the connector stored an offset with its snapshot complete."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -106,21 +110,47 @@ def _wait_snapshot(worker: Worker, name: str, timeout: float = 60) -> None:
     raise TimeoutError(f"{name}: no completed snapshot after {timeout:.0f}s")
 
 
-def cdc_mysql_rows(row: RowFn, ctx: Context, broker_kind: str, records: int) -> None:
-    """``cdc-mysql-bare`` and ``cdc-mysql`` over a ``records``-row binlog backlog per run."""
+def cdc_mysql_rows(
+    row: RowFn,
+    ctx: Context,
+    broker_kind: str,
+    records: int,
+    debezium: bool = False,
+    flags: str = "kafka",
+) -> None:
+    """``cdc-mysql-bare``, ``cdc-mysql`` (and with ``debezium`` ``dbz-mysql``) over a
+    ``records``-row binlog backlog per run."""
     server = MariaDB()
     cdc_rows(
         row,
         ctx,
         broker_kind,
         server,
-        ("cdc-mysql-bare", "cdc-mysql"),
+        ("cdc-mysql-bare", "cdc-mysql", "dbz-mysql"),
         (
             "BinLogStreamReader decode (bare, no Kafka)",
             "MariaDB binlog -> CDC source -> JSON -> topic",
+            f"Debezium MariaDbConnector (JVM, {flags} flags)",
         ),
-        lambda b, bare, samples: _runs(ctx, server, b, records, bare, samples),
+        lambda b, bare, samples, dbz: _runs(ctx, server, b, records, bare, samples, dbz, flags),
+        debezium,
     )
+
+
+def _config(
+    server: MariaDB, db: str, prefix: str, server_id: int, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    return {
+        "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+        "database.hostname": "127.0.0.1",
+        "database.port": str(server.port),
+        "database.user": "root",
+        "database.server.id": str(server_id),
+        "topic.prefix": prefix,
+        "database.include.list": db,
+        **JSON_CONVERTERS,
+        **(extra or {}),
+    }
 
 
 def _runs(
@@ -130,43 +160,62 @@ def _runs(
     n: int,
     bare: list[Sample],
     samples: list[Sample],
+    dbz: list[Sample] | None,
+    flags: str,
 ) -> None:
     workers = start_workers(ctx, b)
     worker = workers[0]
-    size = 0.0
+    jvm: JvmWorker | None = None
     try:
+        if dbz is not None:
+            jvm = JvmWorker(ctx.folder / f"dbz-{uid()}", b.bootstrap, flags, debezium=True)
+            ctx.log(f"dbz-mysql: JVM worker ready in {jvm.start():.1f} s")
         for i in range(ctx.runs):
             db, prefix, name = f"bench_{uid()}", f"cdc-{uid()}", f"cdc-{uid()}"
+            dbz_prefix, dbz_name = f"dbz-{uid()}", f"dbz-{uid()}"
             _sql(server, f"CREATE DATABASE {db}")
             _sql(server, DDL, db=db)
-            config = {
-                "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-                "database.hostname": "127.0.0.1",
-                "database.port": str(server.port),
-                "database.user": "root",
-                "database.server.id": str(1000 + i),
-                "topic.prefix": prefix,
-                "database.include.list": db,
-                **JSON_CONVERTERS,
-            }
-            worker.create(name, config)
+            worker.create(name, _config(server, db, prefix, 1000 + i))
             _wait_snapshot(worker, name)
             put(worker, f"/connectors/{name}/stop")
+            if jvm is not None:
+                debezium_only = {
+                    "snapshot.mode": "no_data",
+                    "heartbeat.interval.ms": "100",  # an empty table: store a position anyway
+                    "schema.history.internal.kafka.bootstrap.servers": b.bootstrap,
+                    "schema.history.internal.kafka.topic": f"{dbz_prefix}-history",
+                }
+                jvm.create(dbz_name, _config(server, db, dbz_prefix, 2000 + i, debezium_only))
+                _wait_snapshot(jvm, dbz_name, timeout=120)
+                put(jvm, f"/connectors/{dbz_name}/stop")
             (file, pos, *_), *_ = _sql(server, "SHOW MASTER STATUS")
             _backlog(server, db, n)
             seconds = bare_decode(server, file, int(pos), n)
             bare.append(Sample(seconds, n, 0.0))
             ctx.log(f"cdc-mysql-bare: {n / seconds:,.0f} rows/s")
+            timeout = 60 + n / 250
             topic = f"{prefix}.{db}.orders"
-            asyncio.run(create_topic(b.bootstrap, topic))  # watched from before the first record
-            put(worker, f"/connectors/{name}/resume")
-            first, last = watch_topic(b.bootstrap, topic, n, timeout=60 + n / 250)
-            if not size:
-                size = record_bytes(b, topic)
-            samples.append(Sample(last - first, n, size, peak_rss_mb(worker.pid)))
-            ctx.log(f"cdc-mysql: {samples[-1].rate:,.0f} changes/s")
+            secs, cpu, rss, size = timed_resume(worker, worker.pid, name, b, topic, n, timeout)
+            samples.append(Sample(secs, n, size, rss, cpu_s=cpu))
+            ctx.log(f"cdc-mysql: {samples[-1].rate:,.0f} changes/s, {cpu:.2f} CPU s")
             worker.delete(name)
+            if jvm is not None and dbz is not None:
+                topic = f"{dbz_prefix}.{db}.orders"
+                try:
+                    secs, cpu, rss, size = timed_resume(
+                        jvm, jvm.pid, dbz_name, b, topic, n, timeout
+                    )
+                except Exception:  # ours and the bare rows go on without it
+                    traceback.print_exc()
+                    jvm.stop()
+                    jvm = None
+                else:
+                    dbz.append(Sample(secs, n, size, rss, cpu_s=cpu))
+                    ctx.log(f"dbz-mysql: {dbz[-1].rate:,.0f} changes/s, {cpu:.2f} CPU s")
+                    jvm.delete(dbz_name)
             _sql(server, f"DROP DATABASE {db}")
     finally:
         for w in workers:
             w.stop()
+        if jvm is not None:
+            jvm.stop()

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,11 @@ from tests.kafka_server import KafkaCluster
 __all__ = [
     "BROKERS",
     "Broker",
+    "RestClient",
     "Worker",
     "broker",
     "count_lines",
+    "cpu_seconds",
     "create_topic",
     "fill",
     "peak_rss_mb",
@@ -79,6 +81,13 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system, all threads) a running process has used so far, in seconds."""
+    # the fields after the command name, which is in parentheses and may hold spaces
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # -- topics -----------------------------------------------------------------------------------
 
 
@@ -118,7 +127,9 @@ def fill(
     asyncio.run(_fill(bootstrap, topic, pairs, partitions))
 
 
-async def _watch(bootstrap: str, topic: str, n: int, timeout: float) -> Any:
+async def _watch(
+    bootstrap: str, topic: str, n: int, timeout: float, on_first: Callable[[], None] | None
+) -> Any:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     first = 0.0
@@ -141,6 +152,8 @@ async def _watch(bootstrap: str, topic: str, n: int, timeout: float) -> Any:
                 await asyncio.sleep(0.02)
             if count and not first:
                 first = time.time()
+                if on_first is not None:
+                    on_first()
         return first, time.time()
     finally:
         await consumer.stop()
@@ -151,15 +164,26 @@ def run_timeout(n: int) -> float:
     return 30 + n / 2_000
 
 
-def watch_topic(bootstrap: str, topic: str, n: int, *, timeout: float = 0) -> tuple[float, float]:
-    """Wall times when ``topic``'s end offsets first summed above 0 and when they reached ``n``."""
+def watch_topic(
+    bootstrap: str,
+    topic: str,
+    n: int,
+    *,
+    timeout: float = 0,
+    on_first: Callable[[], None] | None = None,
+) -> tuple[float, float]:
+    """Wall times when ``topic``'s end offsets first summed above 0 and when they reached ``n``;
+    ``on_first`` is called as soon as the first record is seen."""
     timeout = timeout or run_timeout(n)
-    result: tuple[float, float] = asyncio.run(_watch(bootstrap, topic, n, timeout))
+    result: tuple[float, float] = asyncio.run(_watch(bootstrap, topic, n, timeout, on_first))
     return result
 
 
-def count_lines(path: Path, n: int, *, timeout: float = 0) -> tuple[float, float]:
-    """Wall times when ``path`` got its first line and its ``n``-th (polled every 10 ms)."""
+def count_lines(
+    path: Path, n: int, *, timeout: float = 0, on_first: Callable[[], None] | None = None
+) -> tuple[float, float]:
+    """Wall times when ``path`` got its first line and its ``n``-th (polled every 10 ms);
+    ``on_first`` is called as soon as the first line is seen."""
     timeout = timeout or run_timeout(n)
     first, count, position = 0.0, 0, 0
     deadline = time.monotonic() + timeout
@@ -174,6 +198,8 @@ def count_lines(path: Path, n: int, *, timeout: float = 0) -> tuple[float, float
             count += chunk.count(b"\n")
             if count and not first:
                 first = time.time()
+                if on_first is not None:
+                    on_first()
         if count < n:
             time.sleep(0.01)
     return first, time.time()
@@ -197,7 +223,41 @@ def wait_file(
 # -- worker processes -------------------------------------------------------------------------
 
 
-class Worker:
+class RestClient:
+    """The Connect REST calls the rows make, on a worker at ``port`` (ours or the JVM's)."""
+
+    port: int
+
+    def rest(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=data, method=method
+        )
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return json.loads(raw) if raw else None
+
+    def create(self, name: str, config: dict[str, str], timeout: float = 60) -> None:
+        """POST /connectors, again while the cluster answers 409 (rebalancing), as Connect
+        clients do."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.rest("POST", "/connectors", {"name": name, "config": config})
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code != 409 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def delete(self, name: str) -> None:
+        """DELETE /connectors/<name>."""
+        with contextlib.suppress(Exception):
+            self.rest("DELETE", f"/connectors/{name}")
+
+
+class Worker(RestClient):
     """One ``faust -A <module> worker`` process with its own web port and log."""
 
     def __init__(
@@ -239,34 +299,6 @@ class Worker:
                 raise RuntimeError(f"worker not ready (exit {self.process.returncode}):\n{tail}")
             time.sleep(0.02)
         return time.monotonic() - self.started
-
-    def rest(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}", data=data, method=method
-        )
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            return json.loads(raw) if raw else None
-
-    def create(self, name: str, config: dict[str, str], timeout: float = 60) -> None:
-        """POST /connectors, again while the cluster answers 409 (rebalancing), as Connect
-        clients do."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.rest("POST", "/connectors", {"name": name, "config": config})
-                return
-            except urllib.error.HTTPError as exc:
-                if exc.code != 409 or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    def delete(self, name: str) -> None:
-        """DELETE /connectors/<name>."""
-        with contextlib.suppress(Exception):
-            self.rest("DELETE", f"/connectors/{name}")
 
     def stop(self) -> None:
         if self.process.poll() is None:

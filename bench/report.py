@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "Sample", "print_table", "write_json"]
+__all__ = ["Row", "Sample", "jvm_lines", "print_table", "write_json"]
 
 
 @dataclasses.dataclass
@@ -23,6 +23,10 @@ class Sample:
     record_bytes: float
     rss_mb: float = 0.0
     latencies_ms: list[float] | None = None
+    #: CPU seconds (user + system) the process used between the first and the last record.
+    cpu_s: float = 0.0
+    #: Seconds from the process's start to the first record out (the ``jvm`` rows).
+    startup_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -43,6 +47,8 @@ class Row:
     note: str = ""
     quix: str = ""  # key of the Quix Streams row doing the same work (target: 1.5x)
     worker: bool = False  # a faust-connect worker: RSS is checked against 150 MB
+    jvm: str = ""  # key of the JVM Kafka Connect row doing the same work (the jvm table)
+    jvm_rate: float | None = None  # a target for records/s ÷ the JVM row's (the CDC rows: 1)
 
     def median(self) -> float:
         if self.unit == "s":
@@ -65,10 +71,26 @@ class Row:
     def rss(self) -> float:
         return max(s.rss_mb for s in self.samples)
 
+    def cpu_per_million(self) -> float:
+        """Median CPU seconds per million records (0 when not measured)."""
+        return statistics.median(s.cpu_s / s.count * 1e6 if s.count else 0 for s in self.samples)
+
+    def per_cpu_second(self) -> float:
+        """Records per CPU-second (0 when not measured)."""
+        cpu = self.cpu_per_million()
+        return 1e6 / cpu if cpu else 0.0
+
+    def startup(self) -> float:
+        """Median seconds from process start to the first record out."""
+        return statistics.median(s.startup_s for s in self.samples)
+
 
 #: Targets from issue 8, reported and not asserted.
 QUIX_TARGET = 1.5
 RSS_TARGET_MB = 150.0
+#: Issue 18's targets against JVM Kafka Connect: ours ÷ JVM, records per CPU-second at least,
+#: peak RSS and start-up to first record at most.
+JVM_TARGETS = {"per_cpu_s": 0.5, "rss": 1 / 3, "startup": 1 / 2}
 
 
 def _ratio(row: Row, rows: dict[str, Row], key: str | None = None) -> float | None:
@@ -122,8 +144,68 @@ def table_lines(rows: list[Row]) -> list[str]:
     return lines
 
 
+def jvm_ratios(row: Row, jvm: Row) -> dict[str, float]:
+    """Ours ÷ the JVM's: records/s, records per CPU-second, peak RSS, start-up."""
+    out = {"rate": row.median() / jvm.median() if jvm.median() else 0.0}
+    if jvm.per_cpu_second():
+        out["per_cpu_s"] = row.per_cpu_second() / jvm.per_cpu_second()
+    if jvm.rss():
+        out["rss"] = row.rss() / jvm.rss()
+    if jvm.startup() and row.startup():
+        out["startup"] = row.startup() / jvm.startup()
+    return out
+
+
+def _jvm_cell(
+    ratios: dict[str, float], name: str, at_least: bool, target: float | None = None
+) -> str:
+    if name not in ratios:
+        return "-"
+    value = ratios[name]
+    if target is None:
+        target = JVM_TARGETS.get(name)
+    if target is None:
+        return f"{value:.2f}"
+    met = value >= target if at_least else value <= target
+    return f"{value:.2f} {'ok' if met else 'MISS'}"
+
+
+def jvm_lines(rows: list[Row]) -> list[str]:
+    """The rows that measured CPU and start-up, each of ours with its ratios to the JVM row
+    doing the same work and the issue's targets for them."""
+    by_key = {row.key: row for row in rows}
+    measured = [row for row in rows if row.samples and any(s.cpu_s for s in row.samples)]
+    if not measured:
+        return []
+    header = (
+        f"{'key':<13} {'rec/s':>9} {'CPU s/M':>8} {'rec/CPU-s':>9} {'RSS MB':>7} "
+        f"{'start s':>7}  {'÷ JVM:':<6} {'rec/s':>9} {'rec/CPU-s':>12} {'RSS':>11} {'start-up':>11}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in measured:
+        line = (
+            f"{row.key:<13} {_fmt(row.median()):>9} {row.cpu_per_million():>8.1f} "
+            f"{_fmt(row.per_cpu_second()):>9} {row.rss():>7.0f} "
+            f"{f'{row.startup():.2f}' if row.startup() else '-':>7}"
+        )
+        jvm = by_key.get(row.jvm)
+        if jvm is not None and jvm.samples:
+            ratios = jvm_ratios(row, jvm)
+            line += (
+                f"  {'':<6} {_jvm_cell(ratios, 'rate', True, row.jvm_rate):>9} "
+                f"{_jvm_cell(ratios, 'per_cpu_s', True):>12} "
+                f"{_jvm_cell(ratios, 'rss', False):>11} {_jvm_cell(ratios, 'startup', False):>11}"
+            )
+        lines.append(line)
+    return lines
+
+
 def print_table(rows: list[Row]) -> str:
     text = "\n".join(table_lines(rows))
+    if extra := jvm_lines(rows):
+        text += "\n\nCPU, memory and start-up beside JVM Kafka Connect (targets: ours ÷ JVM "
+        text += "rec/CPU-s >= 0.5, RSS <= 0.33, start-up <= 0.5; CDC rec/s >= 1):\n"
+        text += "\n".join(extra)
     print(text, flush=True)
     return text
 
@@ -183,6 +265,15 @@ def write_json(
                 p50_ms=latency[0] if latency else None,
                 p99_ms=latency[1] if latency else None,
             )
+            if any(s.cpu_s for s in row.samples):
+                entry.update(
+                    cpu_s_per_million=row.cpu_per_million(),
+                    records_per_cpu_s=row.per_cpu_second(),
+                    startup_s=row.startup(),
+                    jvm=row.jvm,
+                )
+                if (jvm := by_key.get(row.jvm)) is not None and jvm.samples:
+                    entry["ratio_jvm"] = jvm_ratios(row, jvm)
         out.append(entry)
     path = folder / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     data = {"machine": info, "settings": settings, "rows": out}

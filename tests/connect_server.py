@@ -4,7 +4,10 @@
 out of the ``connect`` profile of ``jvm/pom.xml`` (:mod:`tests.jvm`): connect-runtime with the
 FileStream connectors, JsonConverter and the built-in SMTs and predicates. Those plugins are on
 the class path and carry ``META-INF/services`` manifests, so no ``plugin.path`` is needed and
-discovery is ``service_load`` (a class-path scan costs seconds of the two shared cores).
+discovery is ``service_load`` (a class-path scan costs seconds of the two shared cores). With
+``profiles=("connect", "debezium")`` Debezium's connectors join them on the class path (their jars
+carry the same manifests); a jar both profiles resolve, in two versions or one, is taken once,
+from the first profile that has it (:func:`classpath`).
 
 The worker gets its own ``group.id`` and its own config, offset and status topics on the broker
 the faust-connect workers use, a free loopback REST port, JsonConverter as its default key and
@@ -16,12 +19,14 @@ joined its group and read its config topic, so a create is not answered with a r
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from faust_connect.app.embedded import free_port
@@ -43,6 +48,26 @@ logger.config.level = WARN
 """
 
 
+def _artifact(jar: str) -> str:
+    """A jar's Maven artifact id: its folder's parent in the local repository
+    (``.../<group>/<artifact>/<version>/<artifact>-<version>.jar``)."""
+    return Path(jar).parent.parent.name
+
+
+def classpath(profiles: Sequence[str]) -> str:
+    """The class path of the pom's ``profiles`` together, each artifact once: where two profiles
+    resolve one artifact (``zstd-jni`` 1.5.6-10 for connect, 1.5.0-2 for debezium) the first
+    profile's jar is kept, so Kafka Connect runs on the versions it was resolved with."""
+    seen: set[str] = set()
+    jars: list[str] = []
+    for profile in profiles:
+        for jar in jvm.classpath(profile).split(os.pathsep):
+            if _artifact(jar) not in seen:
+                seen.add(_artifact(jar))
+                jars.append(jar)
+    return os.pathsep.join(jars)
+
+
 class ConnectWorker:
     """One JVM Kafka Connect worker (``ConnectDistributed``) in ``folder``."""
 
@@ -54,6 +79,7 @@ class ConnectWorker:
         group_id: str | None = None,
         heap: str = "384m",
         extra: dict[str, str] | None = None,
+        profiles: Sequence[str] = ("connect",),
     ) -> None:
         self.folder = folder.resolve()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +89,7 @@ class ConnectWorker:
         self.port = free_port()
         self.log_path = self.folder / "connect.log"
         self.extra = dict(extra or {})
-        self.classpath = jvm.classpath("connect")
+        self.classpath = classpath(profiles)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
