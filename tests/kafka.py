@@ -6,7 +6,8 @@ import time
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
+from aiokafka.client import AIOKafkaClient
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 Raw = tuple[bytes | None, bytes | None]
 
@@ -55,3 +56,15 @@ async def consume(
     finally:
         await consumer.stop()
     return out
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """``topic``'s partitions, freshly looked up (a consumer's own metadata knows only the
+    topics it subscribes to)."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
+    try:
+        cluster = await client.fetch_all_metadata()
+    finally:
+        await client.close()
+    return [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]

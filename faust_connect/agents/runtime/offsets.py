@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -24,20 +24,18 @@ def parse_offset_key(key: bytes) -> tuple[str, dict[str, Any]]:
 
 
 async def read_offsets(
-    consumer: Callable[..., AIOKafkaConsumer], topic: str, connector: str
+    consumer: Callable[..., AIOKafkaConsumer], partitions: Sequence[TopicPartition], connector: str
 ) -> dict[bytes, dict[str, Any]]:
-    """A connector's offsets in ``topic``, read to its end with ``read_committed`` (what an
-    aborted transaction wrote is never seen); ``consumer`` makes the consumer."""
+    """A connector's offsets in ``partitions`` (every partition of its offsets topic, looked up
+    fresh by the caller: a consumer's own metadata knows only the topics it subscribes to),
+    read to their end with ``read_committed`` (what an aborted transaction wrote is never
+    seen); ``consumer`` makes the consumer."""
+    if not partitions:
+        return {}
     reader = consumer(isolation_level="read_committed", enable_auto_commit=False, group_id=None)
     await reader.start()
     try:
-        partitions = reader.partitions_for_topic(topic)
-        if partitions is None:
-            await reader.topics()  # fetch metadata
-            partitions = reader.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return {}
+        tps = list(partitions)
         reader.assign(tps)
         await reader.seek_to_beginning(*tps)
         ends = await reader.end_offsets(tps)  # the last stable offset, in read_committed

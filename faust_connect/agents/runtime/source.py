@@ -373,8 +373,16 @@ class ExactlyOnceSourceRunner(SourceRunner):
         try:
             self._own = await read_offsets(
                 lambda **options: self.services.clients.consumer(config=self.config, **options),
-                self._offsets_topic,
+                await self.services.topic_partitions([self._offsets_topic], None),
                 self.connector,
+            )
+            self.logger.info(
+                "task %s-%d resumes from %d stored offsets in %s: %s",
+                self.connector,
+                self.task_id,
+                len(self._own),
+                self._offsets_topic,
+                _preview(self._own),
             )
             task = self.task_class(self.task_config, _Context(self))
             await task.start()
@@ -514,3 +522,10 @@ class _Open:
         self.polled.extend(polled)
         self.sent.extend(sent)
         self.futures.extend(futures)
+
+
+def _preview(offsets: Mapping[bytes, Mapping[str, Any]], limit: int = 3) -> str:
+    """A few stored offsets for a log line (a source may have thousands of partitions)."""
+    shown = [f"{key.decode(errors='replace')}={dict(value)}" for key, value in offsets.items()]
+    more = f" (and {len(shown) - limit} more)" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
