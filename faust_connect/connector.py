@@ -314,6 +314,21 @@ for _name, _target, _aliases in [
         ("io.confluent.kafka.connect.datagen.DatagenConnector", "DatagenConnector", "datagen"),
     ),
     (
+        "MirrorSource",
+        "connectors.mirror.source:MirrorSourceConnector",
+        ("org.apache.kafka.connect.mirror.MirrorSourceConnector", "MirrorSourceConnector"),
+    ),
+    (
+        "MirrorCheckpoint",
+        "connectors.mirror.checkpoint:MirrorCheckpointConnector",
+        ("org.apache.kafka.connect.mirror.MirrorCheckpointConnector", "MirrorCheckpointConnector"),
+    ),
+    (
+        "MirrorHeartbeat",
+        "connectors.mirror.heartbeat:MirrorHeartbeatConnector",
+        ("org.apache.kafka.connect.mirror.MirrorHeartbeatConnector", "MirrorHeartbeatConnector"),
+    ),
+    (
         "JdbcSource",
         "connectors.jdbc.source:JdbcSourceConnector",
         ("io.confluent.connect.jdbc.JdbcSourceConnector", "JdbcSourceConnector"),
