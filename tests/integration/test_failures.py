@@ -1,6 +1,9 @@
 """Failures beyond Kafka's bounce suite, on real Kafka: every record still arrives.
 
 - a rolling restart of all three brokers of a replicated cluster under load;
+- one broker of three frozen (SIGSTOP) for 30 s under load, then thawed: the tasks go on by
+  themselves (a lone KRaft node frozen that long fences itself on thaw and has been seen to
+  answer NotLeaderForPartition for minutes after: a broker matter, so the cluster has three);
 - a worker killed (SIGKILL) every 10 s through a 100,000-record run.
 """
 
@@ -57,6 +60,36 @@ def test_a_rolling_restart_of_all_three_brokers_loses_nothing(
     )
     written, duplicates = _every_number(lines(), total)
     print(f"rolling restart of 3 brokers: {total} numbers, {written} lines, {duplicates} dups")
+
+
+def test_a_broker_frozen_for_30s_then_thawed_loses_nothing(
+    kafka_cluster: KafkaCluster, workers: WorkerFactory, tmp_path: Path
+) -> None:
+    topic, out, total = f"numbers-{_uid()}", tmp_path / "out.txt", 20_000
+    worker = workers.start("tests.apps.worker", bootstrap=kafka_cluster.bootstrap, env=REPLICATED)
+    replicated = {"topic.creation.default.replication.factor": "3"}
+    lines = counting_pipeline(worker.rest, topic, out, total, STRINGS, **replicated)
+    wait_until(lambda: len(lines()) >= 2000, timeout=90, what="the stream to be under way")
+    node = kafka_cluster.nodes[0]
+    node.pause()
+    try:
+        assert len(lines()) < total, "the freeze must land mid-stream"
+        time.sleep(30)  # the failure itself lasts 30 s (not a wait for a condition)
+    finally:
+        node.resume()
+    thawed = time.monotonic()
+    wait_until(
+        lambda: {int(x) for x in lines()} >= set(range(total)),
+        timeout=180,
+        what="every number after the broker thawed",
+    )
+    written, duplicates = _every_number(lines(), total)
+    print(
+        f"1 of 3 brokers frozen 30 s: {total} numbers, {written} lines, {duplicates} duplicates, "
+        f"done {time.monotonic() - thawed:.1f} s after the thaw"
+    )
+    assert worker.process.poll() is None
+    kafka_cluster.wait_ready()
 
 
 def test_a_worker_killed_every_10s_loses_nothing(
