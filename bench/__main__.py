@@ -204,6 +204,15 @@ def _single_rows(table: Table, ctx: Context, args: argparse.Namespace, groups: s
 
             row("start-empty", "worker start -> ready, no offsets", b, empty, unit="s", worker=True)
             row(
+                "idle",
+                "idle worker: share of one core over 20 s",
+                b,
+                lambda: latency.idle_cpu(ctx, b, 20.0, args.startup_runs),
+                unit="%",
+                target=2.0,
+                worker=True,
+            )
+            row(
                 "start-offsets",
                 f"start -> ready, {stored:,} offsets",
                 b,

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.baselines import Context, finish, start_consumer
 from bench.data import RAW_CONVERTERS, datagen_bytes
-from bench.harness import Broker, Worker, create_topic, peak_rss_mb, uid, wait_file
+from bench.harness import Broker, Worker, cpu_seconds, create_topic, peak_rss_mb, uid, wait_file
 from bench.pipelines import start_workers
 from bench.report import Sample
 from faust_connect.agents.runtime.offsets import offset_key
@@ -126,3 +126,24 @@ def startup(
     full = [one() for _ in range(runs)]
     ctx.log(f"start-up: empty {empty[0].seconds:.1f}s, {stored:,} offsets {full[0].seconds:.1f}s")
     return empty, full
+
+
+def idle_cpu(ctx: Context, broker: Broker, seconds: float, runs: int) -> list[Sample]:
+    """A worker with nothing to do: the share of one core it uses over ``seconds`` once it is
+    ready (after a settling second), as each sample's ``seconds`` field (unit %)."""
+    group = f"bench-idle-{uid()}"
+    out = []
+    for _ in range(runs):
+        worker = Worker("bench.apps", broker.bootstrap, ctx.folder / group, group, {})
+        try:
+            worker.wait_ready()
+            time.sleep(1.0)  # settle after start (not a wait for a condition)
+            before, started = cpu_seconds(worker.pid), time.monotonic()
+            time.sleep(seconds)  # the span measured itself
+            used = cpu_seconds(worker.pid) - before
+            share = 100 * used / (time.monotonic() - started)
+            out.append(Sample(share, 1, 0, peak_rss_mb(worker.pid)))
+        finally:
+            worker.stop()
+    ctx.log(f"idle: {', '.join(f'{s.seconds:.2f}%' for s in out)} of a core")
+    return out

@@ -43,7 +43,9 @@ class Row:
     samples: list[Sample]
     baseline: str = ""  # key of the row this one is divided by
     target: float | None = None  # the ratio the issue asks for (reported, not asserted)
-    unit: str = "rec/s"  # or "s" for start-up rows (lower is better)
+    #: "rec/s", or a unit whose value is each sample's ``seconds`` field and where lower is
+    #: better: "s" (start-up rows), "%" (share of a core: the idle row)
+    unit: str = "rec/s"
     note: str = ""
     quix: str = ""  # key of the Quix Streams row doing the same work (target: 1.5x)
     worker: bool = False  # a faust-connect worker: RSS is checked against 150 MB
@@ -51,12 +53,12 @@ class Row:
     jvm_rate: float | None = None  # a target for records/s ÷ the JVM row's (the CDC rows: 1)
 
     def median(self) -> float:
-        if self.unit == "s":
+        if self.unit != "rec/s":
             return statistics.median(s.seconds for s in self.samples)
         return statistics.median(s.rate for s in self.samples)
 
     def spread(self) -> tuple[float, float]:
-        values = [s.seconds if self.unit == "s" else s.rate for s in self.samples]
+        values = [s.seconds if self.unit != "rec/s" else s.rate for s in self.samples]
         return min(values), max(values)
 
     def mb_per_s(self) -> float:
@@ -116,17 +118,17 @@ def table_lines(rows: list[Row]) -> list[str]:
             lines.append(f"{row.key:<15} {row.title:<42} {row.broker:<6} failed: {row.note}")
             continue
         low, high = row.spread()
-        unit = " s" if row.unit == "s" else ""
+        unit = f" {row.unit}" if row.unit != "rec/s" else ""
         latency = row.latency()
         lat = f"{latency[0]:.0f}/{latency[1]:.0f}" if latency else "-"
-        mbps = f"{row.mb_per_s():.1f}" if row.unit != "s" else "-"
+        mbps = f"{row.mb_per_s():.1f}" if row.unit == "rec/s" else "-"
         ratio = _ratio(row, by_key)
         ratio_text = "-" if ratio is None else f"{ratio:.2f}" if ratio >= 0.095 else f"{ratio:.2g}"
         target = ""
         if row.target is not None:
-            if row.unit == "s":
+            if row.unit != "rec/s":
                 met = row.median() < row.target
-                target = f"<{row.target:g}s {'ok' if met else 'MISS'}"
+                target = f"<{row.target:g}{row.unit} {'ok' if met else 'MISS'}"
             elif ratio is not None:
                 target = f">={row.target:g} {'ok' if ratio >= row.target else 'MISS'}"
         rss = f"{row.rss():.0f}" if row.rss() else "-"
