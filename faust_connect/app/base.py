@@ -12,6 +12,7 @@ import faust
 from aiokafka.admin import NewTopic
 
 from faust_connect.agents.runtime.functions import function_sink, function_source
+from faust_connect.app import fetch_pacing
 from faust_connect.app.clients import Clients
 from faust_connect.app.herder import Herder
 from faust_connect.app.runtime import Runtime
@@ -69,6 +70,7 @@ class App(faust.App):
         connect = load_settings(settings, config_file=config_file, environ=environ)
         self.connect_settings = connect
         self.clients = Clients(connect)
+        fetch_pacing.install()  # a broker answering empty fetches at once must not spin us
         super().__init__(connect.group_id, **faust_options(connect, self.clients))
         self.configs = ConfigStore(self, connect)
         self.offsets = OffsetStore(self, connect)
