@@ -21,7 +21,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -473,6 +473,22 @@ class Clients:
         finally:
             await admin.close()
         await self.wait_for_leaders({t.name: t.num_partitions for t in topics}, timeout=timeout)
+
+    async def partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
+        """Every partition of ``topics``, sorted, from metadata of all topics fetched now (asking
+        for one topic could auto-create it; a consumer's own metadata holds only the topics it
+        subscribes to). A topic without partitions in the metadata yet has none here."""
+        client = self.metadata()
+        await client.bootstrap()
+        try:
+            cluster = await client.fetch_all_metadata()
+        finally:
+            await client.close()
+        return [
+            TopicPartition(topic, p)
+            for topic in sorted(set(topics))
+            for p in sorted(cluster.partitions_for_topic(topic) or ())
+        ]
 
     async def wait_for_leaders(self, topics: Mapping[str, int], *, timeout: float = 60.0) -> None:
         """Return once the metadata shows at least ``n`` partitions with leaders per topic."""

@@ -197,22 +197,10 @@ async def preload(
         isolation_level="read_committed" if read_committed else "read_uncommitted",
         **options,
     )
-    # All topics' metadata (asking for one could auto-create it); a consumer's own metadata
-    # holds only the topics it was asked about.
-    metadata = clients.metadata()
-    await metadata.bootstrap()
-    try:
-        cluster = await metadata.fetch_all_metadata()
-    finally:
-        await metadata.close()
+    tps = await clients.partitions(by_topic)
     await consumer.start()
     loaded = 0
     try:
-        tps = [
-            TopicPartition(topic, p)
-            for topic in sorted(by_topic)
-            for p in sorted(cluster.partitions_for_topic(topic) or ())
-        ]
         if not tps:
             return 0
         consumer.assign(tps)
@@ -256,17 +244,7 @@ async def follow(tables: Sequence[StateTable], clients: Clients) -> None:
     """
     by_topic = {table.state_topic: table for table in tables}
     consumer = clients.consumer(enable_auto_commit=False)
-    metadata = clients.metadata()
-    await metadata.bootstrap()
-    try:
-        cluster = await metadata.fetch_all_metadata()
-    finally:
-        await metadata.close()
-    tps = [
-        TopicPartition(topic, p)
-        for topic in sorted(by_topic)
-        for p in sorted(cluster.partitions_for_topic(topic) or ())
-    ]
+    tps = await clients.partitions(by_topic)
     if not tps:
         return
     await consumer.start()
