@@ -36,6 +36,7 @@ test: $(STAMP) /usr/bin/chromium /usr/sbin/mariadbd /usr/lib/postgresql
 	$(PY) -m mypy
 	$(PY) -m tests.jvm broker
 	$(PY) -m tests.jvm connect
+	$(PY) -m tests.jvm debezium
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -9,16 +9,22 @@ nature: the record timestamps (each worker stamps its own clock) and the offsets
 workers may write in differently sized batches, but the order is compared). Where a case puts
 the topic name *into* a record (``InsertField``'s ``topic.field``), it asks for the name to be
 masked in keys, values and headers too, and says so.
+
+The Debezium cases compare parsed JSON instead, field by field (:func:`read_json`,
+:func:`masked`, :func:`json_diff`): each connector's ``topic.prefix`` is replaced by
+``{prefix}``, and each case names the fields it masks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
+import json
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -237,3 +243,96 @@ def diff(jvm: list[Rec], ours: list[Rec]) -> str:
             if len(lines) > 4:
                 break
     return "\n".join(lines)
+
+
+# -- JSON records (the Debezium cases) --------------------------------------------------------
+
+#: What a record lacks, told apart from a null.
+MISSING = "<missing>"
+#: What a masked field holds on both sides.
+MASKED = "<masked>"
+
+#: A record as the Debezium cases compare it: key and value parsed from JSON (None: a null).
+JsonRecord = tuple[Any, Any]
+
+
+def read_json(bootstrap: str, prefix: str) -> dict[str, list[JsonRecord]]:
+    """Every record of the topics whose names start with ``prefix``, by topic, key and value
+    parsed from JSON. ``prefix`` (a CDC connector's ``topic.prefix``: in topic names, schema
+    names and ``source.name``) is replaced by ``{prefix}`` in both, and in the topic names."""
+    raw = asyncio.run(read_topics(bootstrap, prefix))
+    own = prefix.encode()
+
+    def parse(data: bytes | None) -> Any:
+        return None if data is None else json.loads(data.replace(own, b"{prefix}"))
+
+    return {
+        topic.replace(prefix, "{prefix}", 1): [(parse(r.key), parse(r.value)) for r in records]
+        for topic, records in raw.items()
+    }
+
+
+def masked(value: Any, *paths: str) -> Any:
+    """A copy of ``value`` with each dotted path present in it (``payload.source.ts_ms``) set to
+    :data:`MASKED`."""
+    out = copy.deepcopy(value)
+    for path in paths:
+        *parents, last = path.split(".")
+        node = out
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, dict) and last in node:
+            node[last] = MASKED
+    return out
+
+
+def json_diff(jvm: Any, ours: Any, path: str = "", limit: int = 12) -> str:
+    """The first differences between two JSON values, one line each, by path (schema fields
+    are named by their ``field``)."""
+    lines: list[str] = []
+
+    def walk(a: Any, b: Any, at: str) -> None:
+        if len(lines) >= limit:
+            return
+        if type(a) is not type(b):
+            lines.append(f"{at}: jvm {a!r}, faust-connect {b!r}")
+        elif isinstance(a, dict):
+            for key in dict.fromkeys([*a, *b]):
+                walk(a.get(key, MISSING), b.get(key, MISSING), f"{at}.{key}")
+            if list(a) != list(b) and set(a) == set(b):
+                lines.append(f"{at}: keys in order {list(a)}, faust-connect {list(b)}")
+        elif isinstance(a, list):
+            if len(a) != len(b):
+                lines.append(f"{at}: {len(a)} items, faust-connect {len(b)}")
+            for i, (x, y) in enumerate(zip(a, b, strict=False)):
+                name = x.get("field", i) if isinstance(x, dict) else i
+                walk(x, y, f"{at}[{name}]")
+        elif a != b:
+            lines.append(f"{at}: jvm {a!r}, faust-connect {b!r}")
+
+    walk(jvm, ours, path)
+    return "\n".join(lines) or "equal"
+
+
+def wait_json(
+    side: Side,
+    name: str,
+    prefix: str,
+    ready: Callable[[dict[str, list[JsonRecord]]], bool],
+    *,
+    timeout: float = 90.0,
+) -> dict[str, list[JsonRecord]]:
+    """:func:`read_json` of ``prefix`` on ``side`` once ``ready`` says so; fails with the
+    trace as soon as a task of the connector ``name`` fails."""
+
+    def arrived() -> dict[str, list[JsonRecord]] | None:
+        got = read_json(side.bootstrap, prefix)
+        if ready(got):
+            return got
+        state, tasks, trace = states(side, name)
+        assert "FAILED" not in (state, *tasks), (side.name, state, tasks, trace)
+        return None
+
+    got = wait_until(arrived, timeout=timeout, interval=1, what=f"records from {side.name}")
+    assert got is not None  # wait_until returns only what is truthy
+    return got

@@ -100,6 +100,8 @@ def test_a_connector_generating_more_tasks_than_tasks_max_is_refused_unless_told
         "topics": "t",
         "tasks.max": "2",
     }
-    with pytest.raises(BadRequest, match=r"generated 3 task configs, more than its tasks\.max of 2"):
+    with pytest.raises(
+        BadRequest, match=r"generated 3 task configs, more than its tasks\.max of 2"
+    ):
         _herder()._task_configs(config)
     assert len(_herder()._task_configs({**config, "tasks.max.enforce": "false"})) == 3
