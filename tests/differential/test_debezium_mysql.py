@@ -21,8 +21,8 @@ Masked, by nature (and only these):
   is written meanwhile), so ``file``/``pos`` are compared; streamed events come from the same
   binlog events on both sides (``server_id``, ``gtid``, ``file``, ``pos``, ``thread`` compared).
 
-A change that makes our task fail (an empty VARBINARY/BLOB value) comes last, after everything
-else was read.
+A change that once made our task fail (an empty VARBINARY/BLOB value) comes last, after
+everything else was read.
 """
 
 from __future__ import annotations
@@ -521,7 +521,7 @@ def test_streamed_ddl_statements(captured: Captured) -> None:
         )
 
 
-# -- last: a change our task cannot read ------------------------------------------------------
+# -- last: a change our task once failed on ------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -551,15 +551,12 @@ def test_debezium_reads_empty_binary_values(empty_binaries: JsonRecord) -> None:
     assert (after["id"], after["vb"], after["bl"]) == (20, "", "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an empty VARBINARY and BLOB value ('') streamed: Debezium emits them (\"\" in JSON: "
-    "empty bytes), our task fails: the binlog reader gives str '' and JsonConverter says "
-    f"'Invalid type for bytes type: str' ({OURS_SCHEMA}, value_converter)",
-)
 def test_empty_binary_values(
     captured: Captured, empty_binaries: JsonRecord, database: Database, connectors: str, run: str
 ) -> None:
     side = captured.sides[1]
     ours = named(wait_json(side, connectors, prefix(side, run), one_more(database)), database)
-    assert comparable(ours["{prefix}.{db}.kinds"][-1]) == empty_binaries
+    mine = comparable(ours["{prefix}.{db}.kinds"][-1])[1]["payload"]["after"]
+    theirs = empty_binaries[1]["payload"]["after"]
+    # the binary columns (the record's other columns are compared, and differ, elsewhere)
+    assert (mine["vb"], mine["bl"]) == (theirs["vb"], theirs["bl"]) == ("", "")

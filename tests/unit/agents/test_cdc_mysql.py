@@ -75,6 +75,10 @@ def test_values_convert_from_both_the_binlog_and_the_snapshot_shapes() -> None:
     assert convert(Column("t", "time", scale=6), dt.timedelta(hours=1, microseconds=5)) == (
         3_600_000_005
     )
+    # an empty binary value comes from the binlog reader as "" (Debezium writes "")
+    assert convert(Column("b", "varbinary"), "") == b""
+    assert convert(Column("b", "blob"), b"\x00\xff") == b"\x00\xff"
+    assert convert(Column("b", "binary", length=2), "") == b"\x00\x00"
     moment = dt.datetime(2024, 1, 2, 3, 4, 5, 123456)
     assert convert(Column("x", "datetime", scale=3), moment) == 1704164645123
     assert convert(Column("x", "datetime", scale=6), moment) == 1704164645123456

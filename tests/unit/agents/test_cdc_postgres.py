@@ -150,6 +150,10 @@ def test_lsn_text_round_trip() -> None:
             37_091_106_500_000,
         ),
         (1186, -1, "-01:00:00", Type.INT64, "io.debezium.time.MicroDuration", -3_600_000_000),
+        # mixed signs (Debezium 3.5's values, seen beside it in the differential suite)
+        (1186, -1, "-3 mons +2 days", Type.INT64, "io.debezium.time.MicroDuration", -7716600000000),
+        (1186, -1, "1 day -02:00:00", Type.INT64, "io.debezium.time.MicroDuration", 79200000000),
+        (1186, -1, "-1 days +02:00:00", Type.INT64, "io.debezium.time.MicroDuration", -79200000000),
         (1007, -1, "{1,2}", Type.STRING, None, "{1,2}"),  # int4[]: text
     ],
 )

@@ -177,8 +177,15 @@ def value_converter(column: Column, decimal_mode: str = "precise") -> Convert | 
     if kind == "json":
         return lambda v: v if isinstance(v, str) else json.dumps(_text_keys(v))
     if kind == "binary" and column.length:
-        return lambda v: bytes(v).ljust(column.length, b"\0")  # the binlog strips the padding
+        return lambda v: _bytes(v).ljust(column.length, b"\0")  # the binlog strips the padding
+    if kind in ("binary", "varbinary", "blob", "geometry"):
+        return _bytes
     return None
+
+
+def _bytes(value: bytes | str) -> bytes:
+    """A binary column's bytes: the binlog reader hands an empty one over as ``""``."""
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
 
 
 def _plain_decimal(value: decimal.Decimal) -> str:

@@ -215,9 +215,11 @@ def format_lsn(lsn: int) -> str:
 # -- types: text → Connect values, per type OID ------------------------------------------------
 
 Parse = Callable[[str], Any]
+#: IntervalStyle ``postgres``: each part signed where signs are mixed (``-3 mons +2 days``,
+#: ``1 day -02:00:00``).
 _INTERVAL = re.compile(
-    r"(?:(-?\d+) years? ?)?(?:(-?\d+) mons? ?)?(?:(-?\d+) days? ?)?"
-    r"(?:(-?)(\d+):(\d+):(\d+)(?:\.(\d+))?)?$"
+    r"(?:([+-]?\d+) years? ?)?(?:([+-]?\d+) mons? ?)?(?:([+-]?\d+) days? ?)?"
+    r"(?:([+-]?)(\d+):(\d+):(\d+)(?:\.(\d+))?)?$"
 )
 
 
@@ -270,7 +272,7 @@ def _interval(text: str) -> int:
     clock = int(hours or 0) * 3600 + int(minutes or 0) * 60 + int(seconds or 0)
     micros = int((fraction or "0").ljust(6, "0")[:6])
     clock_us = clock * 1_000_000 + micros
-    return int(total_days * 86_400_000_000) + (-clock_us if sign else clock_us)
+    return int(total_days * 86_400_000_000) + (-clock_us if sign == "-" else clock_us)
 
 
 def _bool(text: str) -> bool:
