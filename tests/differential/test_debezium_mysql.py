@@ -321,13 +321,7 @@ def test_envelope_payload_around_the_rows(captured: Captured, topic: str) -> Non
 
 # -- the source block -------------------------------------------------------------------------
 
-SOURCE_SCHEMA_XFAIL = (
-    "source schema: Debezium's io.debezium.connector.mariadb.Source has version 1, ours no "
-    "version (MYSQL_SOURCE in faust_connect/agents/connectors/cdc/debezium.py)"
-)
 
-
-@pytest.mark.xfail(strict=True, reason=SOURCE_SCHEMA_XFAIL)
 def test_source_schema(captured: Captured) -> None:
     topic = "{prefix}.{db}.kinds"
     jvm = captured.jvm[topic][0][1]["schema"]["fields"][2]

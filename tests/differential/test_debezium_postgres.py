@@ -304,12 +304,6 @@ def test_envelope_payload_around_the_rows(captured: Captured, topic: str) -> Non
 # -- the source block -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source schema: Debezium 3.5 has version 1 and two more fields, origin (optional "
-    "string) and origin_lsn (optional int64), after xmin; ours has no version and ends at xmin "
-    "(POSTGRES_SOURCE in faust_connect/agents/connectors/cdc/debezium.py)",
-)
 def test_source_schema(captured: Captured) -> None:
     topic = "{prefix}.public.kinds"
     jvm = captured.jvm[topic][0][1]["schema"]["fields"][2]
@@ -326,10 +320,6 @@ SOURCE_XFAILS = {
     'the change\'s own transaction (e.g. \'["31100216","31100216"]\'), ours the previous '
     'transaction\'s end, 48 bytes less (\'["31100168","31100216"]\')'
     " (faust_connect/agents/connectors/cdc/postgres/connector.py, _sequence)",
-    "origin": "source.origin: Debezium 3.5 has it (null), ours does not (POSTGRES_SOURCE in "
-    "faust_connect/agents/connectors/cdc/debezium.py)",
-    "origin_lsn": "source.origin_lsn: Debezium 3.5 has it (null), ours does not (POSTGRES_SOURCE"
-    " in faust_connect/agents/connectors/cdc/debezium.py)",
 }
 
 

@@ -221,8 +221,11 @@ POSTGRES_SOURCE = struct_schema(
         ("txId", _OPTIONAL_INT64),
         ("lsn", _OPTIONAL_INT64),
         ("xmin", _OPTIONAL_INT64),
+        ("origin", OPTIONAL_STRING),  # logical replication origins: none here, null
+        ("origin_lsn", _OPTIONAL_INT64),
     ],
     name="io.debezium.connector.postgresql.Source",
+    version=1,
 )
 #: The ``source`` block of the MySQL connector's events (MariaDB's too).
 MYSQL_SOURCE = struct_schema(
@@ -238,6 +241,7 @@ MYSQL_SOURCE = struct_schema(
         ("query", OPTIONAL_STRING),
     ],
     name="io.debezium.connector.mysql.Source",
+    version=1,
 )
 _TRANSACTION = struct_schema(
     [("id", STRING), ("total_order", INT64), ("data_collection_order", INT64)],
