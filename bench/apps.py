@@ -6,7 +6,8 @@ connectors registered beside the built-ins:
 - ``BenchBytesSource`` returns pre-built raw key/value bytes (the exact bytes datagen's JSON
   converter writes) in batches of ``batch.size``, with source offsets, so a row with
   ByteArrayConverter measures the source runner itself, not record generation;
-- ``BenchNullSink`` drops every batch, and writes ``{count, first, last, latencies}`` to
+- ``BenchNullSink`` drops every batch (reading timestamps off the batch's columns, so it builds
+  no record), and writes ``{count, first, last, latencies}`` to
   ``bench.result`` (one file per task) once it has seen ``bench.expect`` records.
 
 """
@@ -20,7 +21,7 @@ from bench.recorder import Recorder
 from faust_connect.app.base import App
 from faust_connect.connector import SinkConnector, SinkTask, SourceConnector, SourceTask, connectors
 from faust_connect.data import BYTES
-from faust_connect.records import SinkRecord, SourceRecord
+from faust_connect.records import SinkRecord, SinkRecords, SourceRecord
 
 
 class BenchBytesSource(SourceConnector):
@@ -79,7 +80,11 @@ class BenchNullTask(SinkTask):
 
     async def put(self, records: Sequence[SinkRecord]) -> None:
         if self.recorder.latency:
-            self.recorder.add(len(records), [r.timestamp or 0 for r in records])
+            if isinstance(records, SinkRecords):
+                stamps = records.timestamps
+            else:
+                stamps = [r.timestamp or 0 for r in records]
+            self.recorder.add(len(records), stamps)
         else:
             self.recorder.add(len(records))
 

@@ -11,14 +11,25 @@ mutates its input.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Literal, Self
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain
+from typing import Any, Literal, Protocol, Self, TypeVar, cast, overload
 
 from faust_connect.data import Schema
 
-__all__ = ["ConnectRecord", "Header", "Headers", "SinkRecord", "SourceRecord", "TimestampType"]
+__all__ = [
+    "ConnectRecord",
+    "Fetched",
+    "Header",
+    "Headers",
+    "SinkRecord",
+    "SinkRecords",
+    "SourceRecord",
+    "TimestampType",
+]
 
 TimestampType = Literal["NoTimestampType", "CreateTime", "LogAppendTime"]
+_T = TypeVar("_T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -240,3 +251,173 @@ class SinkRecord(ConnectRecord):
     original_topic: str = ""
     original_partition: int = 0
     original_offset: int = 0
+
+
+class Fetched(Protocol):
+    """What :class:`SinkRecords` reads of a fetched message (aiokafka's ConsumerRecord)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def timestamp_type(self) -> int: ...
+
+
+#: Kafka's timestamp type codes (0 and 1) as records name them.
+_TIMESTAMP_TYPES: tuple[TimestampType, TimestampType] = ("CreateTime", "LogAppendTime")
+
+
+class SinkRecords(Sequence[SinkRecord]):
+    """A batch for ``put`` kept as columns: each :class:`SinkRecord` is built the first time
+    it is indexed or iterated, and then kept (so it is the same object every time).
+
+    A task that wants no per-record objects reads the columns instead: ``keys``, ``values``
+    and their schemas, ``headers`` (None when no message had any), and ``topics``,
+    ``partitions``, ``offsets``, ``timestamps`` read off the fetched messages.
+
+    >>> from types import SimpleNamespace as Message
+    >>> m = Message(topic="t", partition=0, offset=7, timestamp=1, timestamp_type=0)
+    >>> batch = SinkRecords([m], [None], [b"k"], [None], [b"v"])
+    >>> batch.values, batch[0] == SinkRecord(topic="t", offset=7, key=b"k", value=b"v",
+    ...     timestamp=1, original_topic="t", original_offset=7)
+    ([b'v'], True)
+    """
+
+    __slots__ = ("_built", "headers", "key_schemas", "keys", "messages", "value_schemas", "values")
+
+    def __init__(
+        self,
+        messages: Sequence[Fetched],
+        key_schemas: Sequence[Schema | None],
+        keys: Sequence[Any],
+        value_schemas: Sequence[Schema | None],
+        values: Sequence[Any],
+        headers: Sequence[Headers] | None = None,
+    ) -> None:
+        #: The fetched messages, in the order of the records.
+        self.messages = messages
+        self.key_schemas, self.keys = key_schemas, keys
+        self.value_schemas, self.values = value_schemas, values
+        #: Each record's converted headers, or None when no message had headers.
+        self.headers = headers
+        self._built: list[SinkRecord | None] | None = None
+
+    @classmethod
+    def concat(cls, parts: Sequence[SinkRecords]) -> SinkRecords:
+        """One batch of several (a fetch's partitions), in order."""
+        if len(parts) == 1:
+            return parts[0]
+        headers = None
+        if any(p.headers is not None for p in parts):
+            headers = _joined(p.headers or [EMPTY_HEADERS] * len(p) for p in parts)
+        return cls(
+            _joined(p.messages for p in parts),
+            _joined(p.key_schemas for p in parts),
+            _joined(p.keys for p in parts),
+            _joined(p.value_schemas for p in parts),
+            _joined(p.values for p in parts),
+            headers,
+        )
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    @overload
+    def __getitem__(self, index: int) -> SinkRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> SinkRecords: ...
+    def __getitem__(self, index: int | slice) -> SinkRecord | SinkRecords:
+        if isinstance(index, slice):
+            part = SinkRecords(
+                self.messages[index],
+                self.key_schemas[index],
+                self.keys[index],
+                self.value_schemas[index],
+                self.values[index],
+                None if self.headers is None else self.headers[index],
+            )
+            if self._built is not None:
+                part._built = self._built[index]
+            return part
+        built = self._built
+        if built is None:
+            built = self._built = [None] * len(self.messages)
+        record = built[index]  # raises IndexError past the end, as a list does
+        if record is None:
+            index %= len(built)
+            record = built[index] = self._build(slice(index, index + 1))[0]
+        return record
+
+    def __iter__(self) -> Iterator[SinkRecord]:
+        built = self._built
+        if built is None:
+            built = self._built = [*self._build(slice(None))]
+        elif None in built:
+            fresh = self._build(slice(None))
+            built[:] = [r if r is not None else f for r, f in zip(built, fresh, strict=True)]
+        return iter(cast(list[SinkRecord], built))  # every slot is built by now
+
+    def __repr__(self) -> str:
+        return f"SinkRecords({len(self)} records)"
+
+    @property
+    def topics(self) -> list[str]:
+        """Each record's topic."""
+        return [m.topic for m in self.messages]
+
+    @property
+    def partitions(self) -> list[int]:
+        """Each record's partition."""
+        return [m.partition for m in self.messages]
+
+    @property
+    def offsets(self) -> list[int]:
+        """Each record's offset."""
+        return [m.offset for m in self.messages]
+
+    @property
+    def timestamps(self) -> list[int]:
+        """Each record's timestamp (milliseconds since the epoch)."""
+        return [m.timestamp for m in self.messages]
+
+    def _build(self, index: slice) -> list[SinkRecord]:
+        """The records of a range of the columns, built in one loop."""
+        build = _copier(SinkRecord).build
+        types = _TIMESTAMP_TYPES
+        messages = self.messages[index]
+        headers = [EMPTY_HEADERS] * len(messages) if self.headers is None else self.headers[index]
+        return [
+            build(
+                topic=m.topic,
+                partition=m.partition,
+                offset=m.offset,
+                key=key,
+                key_schema=key_schema,
+                value=value,
+                value_schema=value_schema,
+                timestamp=m.timestamp,
+                timestamp_type=types[m.timestamp_type],
+                headers=h,
+                original_topic=m.topic,
+                original_partition=m.partition,
+                original_offset=m.offset,
+            )
+            for m, key_schema, key, value_schema, value, h in zip(
+                messages,
+                self.key_schemas[index],
+                self.keys[index],
+                self.value_schemas[index],
+                self.values[index],
+                headers,
+                strict=True,
+            )
+        ]
+
+
+def _joined(columns: Iterable[Sequence[_T]]) -> list[_T]:
+    return list(chain.from_iterable(columns))

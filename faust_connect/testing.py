@@ -228,8 +228,9 @@ class TaskHarness:
         partition: int = 0,
     ) -> list[SinkRecord]:
         """Messages ``(key, value[, headers[, timestamp]])`` fetched from ``topic``: converted,
-        transformed and put as one batch (``put`` retried as a worker retries it). Returns
-        what was handed to ``put``."""
+        transformed and put as one batch (``put`` retried as a worker retries it), as a worker
+        hands it over (a lazy :class:`~faust_connect.records.SinkRecords` without transforms).
+        Returns the records handed to ``put``, as a list."""
         tp = TopicPartition(topic, partition)
         if tp not in self.assigned:
             self.assigned.append(tp)
@@ -258,8 +259,7 @@ class TaskHarness:
             )
         batch: Messages = {tp: fetched}
         self.metrics.consumed += len(fetched)
-        records = await self.pipeline.from_bytes(batch)
-        records = await self.pipeline.transform(records, lambda r: raw_of(batch, r))
+        records = await self.pipeline.sink_records(batch)
         task: SinkTask = self.task
         self._current = batch
         try:
@@ -270,7 +270,7 @@ class TaskHarness:
         finally:
             self._current = {}
         self.metrics.put += len(records)
-        return records
+        return list(records)
 
     async def flush(self) -> None:
         """Flush the task with the offsets delivered so far."""

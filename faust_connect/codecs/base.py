@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_HEADER_CONVERTER",
+    "Columns",
     "Converter",
     "ConverterPrefix",
     "NoOptions",
@@ -48,6 +49,8 @@ __all__ = [
 
 #: What :meth:`Converter.to_connect` returns: Kafka's SchemaAndValue.
 SchemaAndValue = tuple[Schema | None, Any]
+#: What :meth:`Converter.to_connect_columns` returns: the schemas and the values.
+Columns = tuple[Sequence[Schema | None], Sequence[Any]]
 #: The config keys that name a converter.
 ConverterPrefix = Literal["key.converter", "value.converter", "header.converter"]
 #: The worker's ``header.converter`` when none is configured.
@@ -126,6 +129,15 @@ class Converter(ABC):
         """
         to_connect = self.to_connect
         return [to_connect(topic, data) for data in datas]
+
+    def to_connect_columns(self, topic: str, datas: Sequence[bytes | None]) -> Columns:
+        """:meth:`to_connect_many` as two columns, the schemas and the values, in order.
+
+        Raises as :meth:`to_connect` does; converters that can read a batch without a
+        ``(schema, value)`` tuple per message override it.
+        """
+        pairs = self.to_connect_many(topic, datas)
+        return [schema for schema, _ in pairs], [value for _, value in pairs]
 
     def from_connect_header(
         self, topic: str, key: str, schema: Schema | None, value: Any

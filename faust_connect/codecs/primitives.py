@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from faust_connect.codecs.base import Converter, SchemaAndValue
+from faust_connect.codecs.base import Columns, Converter, SchemaAndValue
 from faust_connect.config import PluginConfig
 from faust_connect.data import (
     OPTIONAL_BOOLEAN,
@@ -94,6 +94,15 @@ class StringConverter(Converter):
         except UnicodeError as exc:
             raise self.error(f"cannot decode string: {exc}") from exc
 
+    def to_connect_columns(self, topic: str, datas: Sequence[bytes | None]) -> Columns:
+        """OPTIONAL_STRING for each and the decoded texts."""
+        encoding = self.config.converter_encoding
+        try:
+            values = [None if d is None else str(d, encoding) for d in datas]
+        except UnicodeError as exc:
+            raise self.error(f"cannot decode string: {exc}") from exc
+        return [OPTIONAL_STRING] * len(values), values
+
 
 class ByteArrayConverter(Converter):
     """Kafka's ``ByteArrayConverter``: bytes pass through unchanged."""
@@ -126,6 +135,11 @@ class ByteArrayConverter(Converter):
             (OPTIONAL_BYTES, data if data is None or type(data) is bytes else bytes(data))
             for data in datas
         ]
+
+    def to_connect_columns(self, topic: str, datas: Sequence[bytes | None]) -> Columns:
+        """OPTIONAL_BYTES for each and the data itself (fetched data is already bytes)."""
+        values = [d if d is None or type(d) is bytes else bytes(d) for d in datas]
+        return [OPTIONAL_BYTES] * len(values), values
 
 
 class NumberConverter(Converter):

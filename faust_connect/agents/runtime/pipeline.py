@@ -1,9 +1,10 @@
 """One task's record path between the task and Kafka's bytes: converters, transforms, errors.
 
 A source's records go ``transform`` → :meth:`Pipeline.to_bytes`; a sink's fetched messages go
-:meth:`Pipeline.from_bytes` → ``transform``. Every failure on the way is handed to the task's
-:class:`~faust_connect.agents.runtime.error_policy.ErrorPolicy`, which skips, dead-letters or
-fails it. Nothing here talks to Kafka: the runners move the bytes (and
+:meth:`Pipeline.from_bytes` (a lazy :class:`~faust_connect.records.SinkRecords` batch) →
+``transform`` (both: :meth:`Pipeline.sink_records`). Every failure on the way is handed to the
+task's :class:`~faust_connect.agents.runtime.error_policy.ErrorPolicy`, which skips,
+dead-letters or fails it. Nothing here talks to Kafka: the runners move the bytes (and
 :mod:`faust_connect.testing` runs the same path without a broker).
 """
 
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
@@ -28,8 +29,8 @@ from faust_connect.records import (
     Header,
     Headers,
     SinkRecord,
+    SinkRecords,
     SourceRecord,
-    TimestampType,
 )
 from faust_connect.transforms import Chain, chain_from_config
 
@@ -40,9 +41,14 @@ R = TypeVar("R", bound=ConnectRecord)
 Messages = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 #: A source record and its key, value and headers as bytes.
 Serialized = tuple[SourceRecord, bytes | None, bytes | None, list[tuple[str, bytes | None]]]
-#: A converted key or value with its schema.
-_Pair = tuple[Schema | None, Any]
-_TIMESTAMP_TYPES: tuple[TimestampType, TimestampType] = ("CreateTime", "LogAppendTime")
+#: A partition's messages and their key schemas, keys, value schemas and values.
+_Columns = tuple[
+    Sequence[ConsumerRecord[bytes, bytes]],
+    Sequence[Schema | None],
+    Sequence[Any],
+    Sequence[Schema | None],
+    Sequence[Any],
+]
 
 
 class _Failed(Exception):
@@ -143,67 +149,51 @@ class Pipeline:
 
     # -- fetched messages to sink records -------------------------------------------------
 
-    async def from_bytes(self, messages: Messages) -> list[SinkRecord]:
-        """Sink records of fetched messages: keys and values converted a partition's batch at
-        a time (one record at a time only after a failure, to find the bad ones); a message
-        that fails goes to the policy, in offset order."""
-        records: list[SinkRecord] = []
+    async def sink_records(self, messages: Messages) -> Sequence[SinkRecord]:
+        """What ``put`` gets for fetched messages: :meth:`from_bytes`, then the transforms
+        (without any, the lazy batch itself: no record is built unless ``put`` asks)."""
+        records = await self.from_bytes(messages)
+        if not self.chain.stages:
+            return records
+        return await self.transform(records, lambda r: raw_of(messages, r))
+
+    async def from_bytes(self, messages: Messages) -> SinkRecords:
+        """Sink records of fetched messages, as columns: keys and values converted a
+        partition's batch at a time (one record at a time only after a failure, to find the
+        bad ones); a message that fails goes to the policy, in offset order."""
+        parts: list[SinkRecords] = []
         failures: list[tuple[ConsumerRecord[bytes, bytes], _Failed]] = []
-        build = SinkRecord.build
         key_converter, value_converter = self.key_converter, self.value_converter
         for tp, batch in messages.items():
-            topic, partition = tp.topic, tp.partition
-            converted: Iterable[tuple[ConsumerRecord[bytes, bytes], _Pair, _Pair]]
+            topic = tp.topic
             try:
-                keys = key_converter.to_connect_many(topic, [m.key for m in batch])
-                values = value_converter.to_connect_many(topic, [m.value for m in batch])
-                converted = zip(batch, keys, values, strict=True)
-            except Exception:
-                converted = self._convert_each(topic, batch, failures)
-            for m, (key_schema, key), (value_schema, value) in converted:
-                if m.headers:
-                    try:
-                        headers = self._headers(topic, m.headers)
-                    except Exception as exc:
-                        failed = _Failed("HEADER_CONVERTER", self.header_converter, exc)
-                        failures.append((m, failed))
-                        continue
-                else:
-                    headers = EMPTY_HEADERS
-                offset = m.offset
-                records.append(
-                    build(
-                        topic=topic,
-                        partition=partition,
-                        offset=offset,
-                        key=key,
-                        key_schema=key_schema,
-                        value=value,
-                        value_schema=value_schema,
-                        timestamp=m.timestamp,
-                        timestamp_type=_TIMESTAMP_TYPES[m.timestamp_type],
-                        headers=headers,
-                        original_topic=topic,
-                        original_partition=partition,
-                        original_offset=offset,
-                    )
+                key_schemas, keys = key_converter.to_connect_columns(topic, [m.key for m in batch])
+                value_schemas, values = value_converter.to_connect_columns(
+                    topic, [m.value for m in batch]
                 )
+                columns: _Columns = (batch, key_schemas, keys, value_schemas, values)
+            except Exception:
+                columns = self._convert_each(topic, batch, failures)
+            if any(m.headers for m in columns[0]):
+                parts.append(self._with_headers(topic, columns, failures))
+            else:
+                parts.append(SinkRecords(*columns))
         failures.sort(key=lambda f: (f[0].topic, f[0].partition, f[0].offset))
         for message, failed in failures:
             await self.errors.failed(
                 failed.stage, failed.error, raw=raw_message(message), plugin=failed.converter
             )
-        return records
+        return SinkRecords.concat(parts) if parts else SinkRecords([], [], [], [], [])
 
     def _convert_each(
         self,
         topic: str,
         batch: Sequence[ConsumerRecord[bytes, bytes]],
         failures: list[tuple[ConsumerRecord[bytes, bytes], _Failed]],
-    ) -> list[tuple[ConsumerRecord[bytes, bytes], _Pair, _Pair]]:
+    ) -> _Columns:
         to_key = self.key_converter.to_connect
         to_value = self.value_converter.to_connect
-        out = []
+        kept, key_pairs, value_pairs = [], [], []
         for m in batch:
             try:
                 key = to_key(topic, m.key)
@@ -215,8 +205,42 @@ class Pipeline:
             except Exception as exc:
                 failures.append((m, _Failed("VALUE_CONVERTER", self.value_converter, exc)))
                 continue
-            out.append((m, key, value))
-        return out
+            kept.append(m)
+            key_pairs.append(key)
+            value_pairs.append(value)
+        return (
+            kept,
+            [schema for schema, _ in key_pairs],
+            [key for _, key in key_pairs],
+            [schema for schema, _ in value_pairs],
+            [value for _, value in value_pairs],
+        )
+
+    def _with_headers(
+        self,
+        topic: str,
+        columns: _Columns,
+        failures: list[tuple[ConsumerRecord[bytes, bytes], _Failed]],
+    ) -> SinkRecords:
+        """The records of ``columns`` with their headers converted; a message whose headers
+        fail goes to ``failures`` and is left out."""
+        kept: list[int] = []
+        headers: list[Headers] = []
+        for i, m in enumerate(columns[0]):
+            if not m.headers:
+                converted = EMPTY_HEADERS
+            else:
+                try:
+                    converted = self._headers(topic, m.headers)
+                except Exception as exc:
+                    failed = _Failed("HEADER_CONVERTER", self.header_converter, exc)
+                    failures.append((m, failed))
+                    continue
+            kept.append(i)
+            headers.append(converted)
+        if len(kept) < len(columns[0]):
+            columns = cast(_Columns, tuple([column[i] for i in kept] for column in columns))
+        return SinkRecords(*columns, headers)
 
     def _headers(self, topic: str, raw: Sequence[tuple[str, bytes]]) -> Headers:
         convert = self.header_converter.to_connect_header

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -49,7 +49,8 @@ CHANNEL_SIZE = 1
 class _Batch:
     """One fetched batch on its way to ``put``."""
 
-    records: list[SinkRecord]
+    #: What ``put`` gets (a lazy :class:`~faust_connect.records.SinkRecords` without transforms).
+    records: Sequence[SinkRecord]
     #: Next offset per partition once this batch is written.
     positions: dict[TopicPartition, int]
     #: The raw messages, for the dead letter queue.
@@ -234,9 +235,8 @@ class SinkRunner(TaskRunner):
         """Convert and transform a fetched batch; failed records go to the error policy."""
         fetched_at = time.monotonic()
         positions = {tp: batch[-1].offset + 1 for tp, batch in messages.items()}
-        records = await self.pipeline.from_bytes(messages)
-        transformed = await self.pipeline.transform(records, lambda r: raw_of(messages, r))
-        return _Batch(transformed, positions, messages, fetched_at)
+        records = await self.pipeline.sink_records(messages)
+        return _Batch(records, positions, messages, fetched_at)
 
     def _update_lag(
         self, consumer: AIOKafkaConsumer, positions: Mapping[TopicPartition, int]
