@@ -357,21 +357,10 @@ SCHEMA_XFAILS = {
     "ours none (column defaults are not in our schemas; "
     "faust_connect/agents/connectors/cdc/postgres/pgoutput.py, captured_table)",
 }
-TSTZ_XFAIL = (
-    "TIMESTAMPTZ '2024-05-01 00:00:00+00', snapshot and streamed alike: Debezium writes six "
-    "fraction digits, '2024-05-01T00:00:00.000000Z', ours none, '2024-05-01T00:00:00Z' "
-    "(zoned_timestamp in faust_connect/agents/connectors/cdc/debezium.py, used by " + OURS_PG + ")"
-)
 VALUE_XFAILS = {
     ("kinds.arr", "snapshot"): "INT[] value: Debezium [1, 2, 3], ours '{1,2,3}' "
     f"({OURS_PG}, column_type)",
     ("kinds.arr", "streaming"): f"INT[] value: Debezium [], ours '{{}}' ({OURS_PG}, column_type)",
-    ("kinds.ch", "snapshot"): "CHAR(3) value read by the snapshot: Debezium 'ab ' (padded), "
-    "ours 'ab' (faust_connect/agents/connectors/cdc/postgres/replication.py, snapshot())",
-    ("kinds.ip", "snapshot"): "INET value read by the snapshot: Debezium '10.0.0.1', ours "
-    "'10.0.0.1/32' (faust_connect/agents/connectors/cdc/postgres/replication.py, snapshot())",
-    ("kinds.tstz", "snapshot"): TSTZ_XFAIL,
-    ("kinds.tstz", "streaming"): TSTZ_XFAIL,
 }
 
 

@@ -127,7 +127,7 @@ def test_lsn_text_round_trip() -> None:
             "2024-01-02 03:04:05+02",
             Type.STRING,
             Debezium.ZONED_TIMESTAMP,
-            "2024-01-02T01:04:05Z",
+            "2024-01-02T01:04:05.000000Z",  # six digits always, as Debezium 3.5 writes them
         ),
         (1266, -1, "12:00:00+02", Type.STRING, Debezium.ZONED_TIME, "10:00:00Z"),
         (

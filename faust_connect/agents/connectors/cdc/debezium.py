@@ -483,13 +483,16 @@ def micros_of_day(value: dt.timedelta) -> int:
     return (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
 
 
-def zoned_timestamp(value: dt.datetime) -> str:
+def zoned_timestamp(value: dt.datetime, *, micros_always: bool = False) -> str:
     """Debezium's ZonedTimestamp text: ISO-8601 in UTC with ``Z``; the fraction has 0, 3, 6
-    digits as needed (Java's ``ISO_OFFSET_DATE_TIME``)."""
+    digits as needed (Java's ``ISO_OFFSET_DATE_TIME``, the MySQL connector's), or always six
+    with ``micros_always`` (the PostgreSQL connector's: ``…T00:00:00.000000Z``)."""
     utc = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     micros = utc.microsecond
-    if micros % 1000 == 0 and micros:
+    if micros_always:
+        text += f".{micros:06d}"
+    elif micros % 1000 == 0 and micros:
         text += f".{micros // 1000:03d}"
     elif micros:
         text += f".{micros:06d}"

@@ -252,7 +252,7 @@ def _timestamp_ms(text: str) -> int | None:
 def _zoned_timestamp(text: str) -> str | None:
     if not text[0].isdigit() or text.endswith("BC"):
         return None
-    return zoned_timestamp(dt.datetime.fromisoformat(text))
+    return zoned_timestamp(dt.datetime.fromisoformat(text), micros_always=True)
 
 
 def _zoned_time(text: str) -> str:

@@ -291,7 +291,12 @@ class PgServer:
 
             for schema_name, name in tables:
                 table = self._table_for_snapshot(conn, schema_name, name)
-                columns = ", ".join(f"{ident(n)}::text" for n in table.names)
+                # Each value as its type's output function writes it, which is what pgoutput
+                # streams (a ::text cast differs: it trims CHAR(n)'s padding, adds INET's /32).
+                columns = ", ".join(
+                    f"CASE WHEN {ident(n)} IS NULL THEN NULL ELSE format('%s', {ident(n)}) END"
+                    for n in table.names
+                )
                 with conn.cursor(name="faust_connect_snapshot") as cursor:
                     cursor.itersize = 5000
                     cursor.execute(f"SELECT {columns} FROM {ident(schema_name)}.{ident(name)}")
