@@ -47,7 +47,13 @@ def paced(proc: _Proc) -> _Proc:
         woke = await proc(self, *args, **kwargs)
         pause = 0.0 if woke else pause_after_empty(time.monotonic() - sent, self._fetch_max_wait_ms)
         if pause > 0:
-            await asyncio.sleep(pause)
+            try:
+                await asyncio.sleep(pause)
+            except asyncio.CancelledError:
+                # As aiokafka's own fetch does when cancelled (the consumer stops, or the
+                # assignment changed): the result is of no more interest; raising here would
+                # crash its fetch routine on the way out.
+                return False
         return woke
 
     fetch.__wrapped_by_faust_connect__ = True  # type: ignore[attr-defined]
