@@ -29,8 +29,11 @@ def _uid() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def _cluster(workers: WorkerFactory, broker: Broker, size: int) -> list[Worker]:
-    group = f"distributed-{_uid()}"
+def _cluster(
+    workers: WorkerFactory, broker: Broker, size: int, group: str | None = None
+) -> list[Worker]:
+    """``size`` workers of one group (a new one unless ``group`` is given)."""
+    group = group or f"distributed-{_uid()}"
     return [
         workers.start("tests.apps.worker", bootstrap=broker.bootstrap, group_id=group)
         for _ in range(size)
@@ -117,7 +120,7 @@ def test_pause_state_persistent(broker: Broker, workers: WorkerFactory, tmp_path
         more.write("".join(f"paused {i}\n" for i in range(10)))
     for worker in cluster:  # restart the whole cluster, one worker after the other
         assert worker.stop() == 0
-    cluster = _cluster_again(workers, broker, cluster)
+    cluster = _cluster(workers, broker, len(cluster), cluster[0].group_id)
     for worker in cluster:
         wait_until(
             lambda w=worker: w.rest.state("source") == ("PAUSED", ["PAUSED"]),
@@ -128,13 +131,6 @@ def test_pause_state_persistent(broker: Broker, workers: WorkerFactory, tmp_path
     assert cluster[1].rest.call("PUT", "/connectors/source/resume")[0] == 202
     wait_until(lambda: len(_lines(out)) == 20, timeout=90, what="the lines written while paused")
     assert _lines(out)[10:] == [f"paused {i}" for i in range(10)]
-
-
-def _cluster_again(workers: WorkerFactory, broker: Broker, old: list[Worker]) -> list[Worker]:
-    return [
-        workers.start("tests.apps.worker", bootstrap=broker.bootstrap, group_id=w.group_id)
-        for w in old
-    ]
 
 
 def test_file_source_and_sink(broker: Broker, workers: WorkerFactory, tmp_path: Path) -> None:
